@@ -55,6 +55,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.assignments import UnknownAssignment
+    from autograder.gradecmd import grade_paths
+
+    if args.student and len(args.paths) != 1:
+        raise UsageError("--student names one student: give exactly one PATH with it")
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    try:
+        return grade_paths(
+            [Path(p) for p in args.paths],
+            assignment=args.assignment,
+            course_path=args.course,
+            student=args.student,
+            out=Path(args.out),
+        )
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effdl",
@@ -71,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--json", action="store_true", help="print JSON (answer_key.json's schema)")
     p.set_defaults(func=_cmd_key)
+
+    p = sub.add_parser("grade", help="grade submissions in the sandbox")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a notebook, folder or zip each")
+    p.add_argument("--assignment", required=True, help="distributed-sparse or prune-quantize")
+    p.add_argument("--student", help="student id (default: the file or folder name)")
+    p.add_argument("--course", help="course.toml (or $EFFDL_COURSE)")
+    p.add_argument("--out", default="graded", help="output folder (default: graded/)")
+    p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("lab", help="run the pruning and quantization experiments of B3-B4")
     p.add_argument("lab", choices=["prune-quantize"])

@@ -1,0 +1,580 @@
+"""Hidden checks for A2: parameter-server SGD, TernGrad and clipping.
+
+Each function is called on the student's own numbers and on inputs the grader chose, and
+compared with effdl on the same inputs. Trajectories are checked step by step from the
+student's own iterates; TernGrad by its laws, never by one random stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checking import Call, Rng, Sub, check
+from autograder.compare import CheckFailure, Mistake, Partial, as_array, assert_close, fmt
+from autograder.refcache import cached_array
+from autograder.stats import hoeffding_radius, ks_critical, ks_statistic
+from autograder.trajectory import check_trajectory
+from effdl import distributed as ref
+
+RTOL, ATOL = 1e-5, 1e-7  # float32 arithmetic on these sizes stays far inside this
+TERN_DRAWS = 2000
+TERN_RUNS = 100  # student runs per TernGrad configuration
+TERN_STEPS = 20  # enough for the curves to spread; keeps grading fast
+REF_RUNS = 300  # reference runs (cached per variant)
+FALSE_FAIL = 1e-7  # per statistical check, below the 1e-6 the design asks for
+
+# Grader-chosen inputs that no notebook shows, so that no answer can be copied in.
+PROBE_X = np.array([[2.0, -1.0, 1.0], [1.0, 3.0, -2.0], [-1.0, 2.0, 4.0]])
+PROBE_Y = np.array([3.0, -4.0, 10.0])
+TERN_G = np.array([-3.0, 1.0, 0.5, 4.0, 0.0])  # keep-probabilities 0.75, 0.25, 0.125, 1, 0
+
+
+def _data(sub_or_variant) -> tuple[np.ndarray, np.ndarray, dict]:
+    v = sub_or_variant.variant if isinstance(sub_or_variant, Sub) else sub_or_variant
+    a2 = v["a2"]
+    return np.array(a2["X"], dtype=float), np.array(a2["y"], dtype=float), a2
+
+
+def calls(variant: dict) -> list[Call]:
+    X, y, a2 = _data(variant)
+    W = np.array([0.5, -1.0, 2.0])
+    out = [
+        Call("a2.closed_form.own", "closed_form", (X, y)),
+        Call("a2.closed_form.probe", "closed_form", (PROBE_X, PROBE_Y)),
+        Call("a2.grad.1", "worker_gradient", (W, X[0], float(y[0]))),
+        Call("a2.grad.2", "worker_gradient", (np.zeros(3), X[1], float(y[1]))),
+        Call("a2.grad.3", "worker_gradient", (W, PROBE_X[2], float(PROBE_Y[2]))),
+        Call("a2.server.list", "server_step", (W, [X[0], X[1], X[2]], 0.1)),
+        Call("a2.server.array", "server_step", (W, PROBE_X, 0.05)),
+        Call("a2.clip.1", "clip_gradient", (np.array([-7.0, 0.5, 3.0, -2.0]), 2.0)),
+        Call("a2.clip.2", "clip_gradient", (np.array([10.0, -10.0, 1.0]), 5.0)),
+        Call("a2.train.plain", "train_distributed", (X, y)),
+        Call("a2.train.probe", "train_distributed", (PROBE_X, PROBE_Y), {"lr": 0.05, "steps": 30}),
+        Call(
+            "a2.tern.own_s",
+            "terngrad",
+            (TERN_G,),
+            {"rng": Rng(11)},
+            repeat=TERN_DRAWS,
+            timeout=30,
+        ),
+        Call(
+            "a2.tern.given_s",
+            "terngrad",
+            (TERN_G[:4], 5.0),
+            {"rng": Rng(12)},
+            repeat=TERN_DRAWS,
+            timeout=30,
+        ),
+        Call(
+            "a2.train.tern",
+            "train_distributed",
+            (X, y),
+            {"ternary": True, "steps": TERN_STEPS, "rng": Rng(13)},
+            repeat=TERN_RUNS,
+            timeout=60,
+        ),
+        Call(
+            "a2.train.tern_clip",
+            "train_distributed",
+            (X, y),
+            {
+                "clip": float(a2["tern_clip_T"]),
+                "ternary": True,
+                "scaler": float(a2["tern_clip_T"]),
+                "steps": TERN_STEPS,
+                "rng": Rng(14),
+            },
+            repeat=TERN_RUNS,
+            timeout=60,
+        ),
+    ]
+    for T in a2["clip_T"]:
+        out.append(Call(f"a2.train.clip{T:g}", "train_distributed", (X, y), {"clip": float(T)}))
+    return out
+
+
+# --------------------------------------------------------------------------- A2.1
+@check(
+    "a2.closed_form",
+    points=4,
+    problem="A2.1",
+    title="closed form W* = X^-1 y",
+    function="closed_form",
+)
+def test_closed_form(sub: Sub) -> None:
+    X, y, _ = _data(sub)
+    for call_id, (A, b) in (
+        ("a2.closed_form.own", (X, y)),
+        ("a2.closed_form.probe", (PROBE_X, PROBE_Y)),
+    ):
+        mistakes = [
+            Mistake(
+                "you computed y X^-1 (a row vector times the inverse) instead of X^-1 y.",
+                lambda A=A, b=b: b @ np.linalg.inv(A),
+            ),
+            Mistake(
+                "you used the transpose of X: solve X W = y, not X^T W = y.",
+                lambda A=A, b=b: np.linalg.solve(A.T, b),
+            ),
+            Mistake(
+                "you returned the least-squares solution of the wrong system.",
+                lambda A=A, b=b: np.linalg.lstsq(A.T @ A, b, rcond=None)[0],
+            ),
+        ]
+        assert_close(
+            sub.value(call_id),
+            ref.closed_form(A, b),
+            rtol=1e-6,
+            atol=1e-8,
+            what=f"closed_form on X={fmt(A)}",
+            mistakes=mistakes,
+        )
+
+
+# --------------------------------------------------------------------------- A2.2
+@check(
+    "a2.worker_gradient",
+    points=2,
+    problem="A2.2",
+    title="one worker's gradient",
+    function="worker_gradient",
+)
+def test_worker_gradient(sub: Sub) -> None:
+    X, y, _ = _data(sub)
+    W = np.array([0.5, -1.0, 2.0])
+    cases = [
+        ("a2.grad.1", W, X[0], y[0]),
+        ("a2.grad.2", np.zeros(3), X[1], y[1]),
+        ("a2.grad.3", W, PROBE_X[2], PROBE_Y[2]),
+    ]
+    for call_id, w, x, t in cases:
+        r = float(x @ w - t)
+        mistakes = [
+            Mistake(
+                "the factor 2 from differentiating the square is missing.", lambda x=x, r=r: x * r
+            ),
+            Mistake(
+                "the sign is flipped: the gradient of (x.W - y)^2 is 2 x (x.W - y).",
+                lambda x=x, r=r: -2 * x * r,
+            ),
+            Mistake(
+                "the gradient collapsed to the same value in every coordinate.",
+                lambda r=r: np.full(3, 2 * r),
+            ),
+        ]
+        got = sub.value(call_id)
+        if np.ndim(got) == 0 and not isinstance(got, list | tuple):
+            raise CheckFailure(
+                f"worker_gradient(W={fmt(w)}, x={fmt(x)}, y={t:g}) returned the single number "
+                f"{got!r}: the gradient is a vector of shape (3,).\n  Likely cause: the gradient "
+                "collapsed to a scalar, so all weights would move together; keep the factor x."
+            )
+        assert_close(
+            got,
+            ref.worker_gradient(w, x, t),
+            rtol=1e-6,
+            atol=1e-9,
+            what=f"worker_gradient(W={fmt(w)}, x={fmt(x)}, y={t:g})",
+            mistakes=mistakes,
+        )
+
+
+@check(
+    "a2.server_step",
+    points=2,
+    problem="A2.2",
+    title="server step averages the gradients",
+    function="server_step",
+)
+def test_server_step(sub: Sub) -> None:
+    X, _, _ = _data(sub)
+    W = np.array([0.5, -1.0, 2.0])
+    for call_id, grads, lr in (("a2.server.list", X, 0.1), ("a2.server.array", PROBE_X, 0.05)):
+        mistakes = [
+            Mistake(
+                "the gradients were summed; the server should average them "
+                "(summing triples the step and diverges at lr = 0.1).",
+                lambda g=grads, lr=lr: W - lr * g.sum(axis=0),
+            ),
+            Mistake(
+                "the step was added instead of subtracted.",
+                lambda g=grads, lr=lr: W + lr * g.mean(axis=0),
+            ),
+        ]
+        assert_close(
+            sub.value(call_id),
+            ref.server_step(W, grads, lr),
+            rtol=1e-6,
+            atol=1e-9,
+            what=f"server_step(W, grads, lr={lr})",
+            mistakes=mistakes,
+        )
+
+
+def _unpack_run(sub: Sub, call_id: str, steps: int, n: int, d: int, what: str):
+    W_hist, losses = sub.tuple_of(call_id, 2, what)
+    return as_array(W_hist, f"{what}: W_hist", (steps + 1, d)), as_array(
+        losses, f"{what}: losses", (steps, n)
+    )
+
+
+def _ps_step(X, y, lr, clip=None):
+    def step(W):
+        grads = [ref.worker_gradient(W, X[i], y[i]) for i in range(X.shape[0])]
+        if clip is not None:
+            grads = [ref.clip_gradient(g, clip) for g in grads]
+        return [ref.server_step(W, grads, lr)]
+
+    return step
+
+
+def _ps_mistakes(X, y, lr, clip=None):
+    def summed(W):
+        g = [ref.worker_gradient(W, X[i], y[i]) for i in range(len(y))]
+        g = [ref.clip_gradient(v, clip) for v in g] if clip is not None else g
+        return [W - lr * np.sum(g, axis=0)]
+
+    def per_sample(W):
+        for i in range(len(y)):
+            g = ref.worker_gradient(W, X[i], y[i])
+            W = W - lr * (ref.clip_gradient(g, clip) if clip is not None else g) / len(y)
+        return [W]
+
+    def unclipped(W):
+        return _ps_step(X, y, lr)(W)
+
+    out = [
+        ("the worker gradients were summed instead of averaged.", summed),
+        (
+            "the workers were applied one after another (per-sample updates); all gradients "
+            "must be computed at the same W_k and then averaged.",
+            per_sample,
+        ),
+    ]
+    if clip is not None:
+        out.append(("the gradients were not clipped to [-T, T] before averaging.", unclipped))
+    return out
+
+
+def _check_ps_run(sub: Sub, call_id: str, X, y, lr, steps, clip=None, label=""):
+    what = label or f"train_distributed{'' if clip is None else f'(clip={clip:g})'}"
+    W_hist, losses = _unpack_run(sub, call_id, steps, X.shape[0], X.shape[1], what)
+    check_trajectory(
+        W_hist,
+        _ps_step(X, y, lr, clip),
+        rtol=RTOL,
+        atol=ATOL,
+        what=what,
+        start=np.zeros(X.shape[1]),
+        mistakes=_ps_mistakes(X, y, lr, clip),
+    )
+    expected_losses = (W_hist[1:] @ X.T - y) ** 2
+    mistakes = [
+        Mistake(
+            "losses were recorded before each step; record them after it.",
+            lambda: (W_hist[:-1] @ X.T - y) ** 2,
+        ),
+        Mistake("the loss is missing its square.", lambda: W_hist[1:] @ X.T - y),
+    ]
+    assert_close(
+        losses,
+        expected_losses,
+        rtol=RTOL,
+        atol=1e-9 * max(1.0, float(y @ y)),
+        what=f"{what}: losses[k, i] = (X_i W_(k+1) - y_i)^2",
+        mistakes=mistakes,
+    )
+
+
+@check(
+    "a2.train_plain",
+    points=4,
+    problem="A2.2",
+    title="parameter-server training run",
+    function="train_distributed",
+)
+def test_train_plain(sub: Sub) -> None:
+    X, y, a2 = _data(sub)
+    _check_ps_run(sub, "a2.train.plain", X, y, 0.1, 50)
+    _check_ps_run(
+        sub,
+        "a2.train.probe",
+        PROBE_X,
+        PROBE_Y,
+        0.05,
+        30,
+        label="train_distributed on other data (lr=0.05, steps=30)",
+    )
+    W_hist, _ = sub.tuple_of("a2.train.plain", 2, "train_distributed")
+    W_hist = np.asarray(W_hist, dtype=float).reshape(51, -1)
+    sub.add_plot(
+        "A2.2",
+        "A2.2 W during plain PS-SGD",
+        {f"W[{j}]": W_hist[:, j] for j in range(W_hist.shape[1])},
+        {f"W[{j}]": ref.train_distributed(X, y)[0][:, j] for j in range(W_hist.shape[1])},
+    )
+
+
+# --------------------------------------------------------------------------- A2.3
+def _tern_samples(sub: Sub, call_id: str, d: int) -> np.ndarray:
+    value = sub.value(call_id)
+    if not isinstance(value, list):
+        raise CheckFailure("terngrad: the harness expected a list of draws.")
+    return np.stack([as_array(v, "terngrad(g)", (d,)) for v in value])
+
+
+def _tern_law_failures(samples: np.ndarray, g: np.ndarray, s: float, label: str) -> list[str]:
+    problems = []
+    allowed = [0.0, s]
+    signs = np.sign(g)
+    ok = np.zeros_like(samples, dtype=bool)
+    for a in allowed:
+        ok |= np.abs(samples - a * signs) <= 1e-6 * s
+    if not ok.all():
+        bad = np.argwhere(~ok)[0]
+        problems.append(
+            f"{label}: every entry must be 0 or s * sign(g_j) with s = {s:g}; draw {bad[0]} has "
+            f"entry [{bad[1]}] = {samples[bad[0], bad[1]]:.6g} (g_j = {g[bad[1]]:g})."
+            + (
+                " Likely cause: one scaler shared by all workers, or s not max |g|."
+                if np.isclose(abs(samples[bad[0], bad[1]]), np.abs(samples).max())
+                else ""
+            )
+        )
+        return problems
+    n = samples.shape[0]
+    eps = hoeffding_radius(n, s, FALSE_FAIL, dims=g.size)
+    mean = samples.mean(axis=0)
+    worst = int(np.argmax(np.abs(mean - g)))
+    if abs(mean[worst] - g[worst]) > eps:
+        cause = ""
+        p = np.minimum(np.abs(g) / s, 1)
+        if np.all(np.abs(mean - s * signs * (1 - p)) <= eps):
+            cause = " Likely cause: the Bernoulli is inverted (keep with probability 1 - |g_j|/s)."
+        elif np.all(np.abs(mean - s * signs * (p >= 0.5)) <= eps):
+            cause = " Likely cause: rounding instead of sampling (b_j = 1 when |g_j|/s >= 0.5)."
+        problems.append(
+            f"{label}: not unbiased. Over {n} draws the mean of entry [{worst}] is "
+            f"{mean[worst]:.4f}, but E[tern(g)] = g = {g[worst]:g}; a correct implementation "
+            f"stays within {eps:.4f} (Hoeffding bound, false-fail probability < {FALSE_FAIL:g})."
+            + cause
+        )
+    sq = (samples**2).mean(axis=0)
+    eps2 = hoeffding_radius(n, s * s, FALSE_FAIL, dims=g.size)
+    want = s * np.abs(g)
+    worst = int(np.argmax(np.abs(sq - want)))
+    if abs(sq[worst] - want[worst]) > eps2:
+        problems.append(
+            f"{label}: wrong spread. E[tern(g)_j^2] = s |g_j| = {want[worst]:.4f} for entry "
+            f"[{worst}], but the draws give {sq[worst]:.4f} (allowed {eps2:.4f})."
+        )
+    return problems
+
+
+@check(
+    "a2.terngrad",
+    points=3,
+    problem="A2.3",
+    title="TernGrad: values, scaler, unbiasedness, spread",
+    function="terngrad",
+)
+def test_terngrad(sub: Sub) -> None:
+    problems, passed = [], 0
+    cases = (("a2.tern.own_s", TERN_G, None), ("a2.tern.given_s", TERN_G[:4], 5.0))
+    for call_id, g, s in cases:
+        label = f"terngrad(g={fmt(g)}" + (", s=5)" if s else ") with its own s = max|g|")
+        try:
+            found = _tern_law_failures(
+                _tern_samples(sub, call_id, g.size), g, s or float(np.abs(g).max()), label
+            )
+        except CheckFailure as exc:
+            found = [str(exc)]
+        problems += found
+        passed += not found
+    if problems:
+        raise Partial(passed / len(cases), "\n".join(problems))
+
+
+def _tern_step_ok(W, W_next, X, y, lr, scaler, clip) -> bool:
+    """Whether W -> W_next is an average of per-worker ternary vectors at W."""
+    n, d = X.shape
+    options = []
+    for i in range(n):
+        g = ref.worker_gradient(W, X[i], y[i])
+        if clip is not None:
+            g = ref.clip_gradient(g, clip)
+        s = scaler if scaler is not None else float(np.abs(g).max())
+        options.append(np.stack([np.zeros(d), s * np.sign(g)]))  # (2, d)
+    combos = np.array(np.meshgrid(*[[0, 1]] * n, indexing="ij")).reshape(n, -1).T  # (2^n, n)
+    totals = sum(np.stack([options[i][c[i]] for c in combos]) for i in range(n))  # (2^n, d)
+    steps = W - lr * totals / n
+    tol = ATOL + RTOL * np.abs(steps)
+    per_coord = np.abs(steps - W_next) <= tol  # (2^n, d)
+    return bool(np.all(per_coord.any(axis=0)))
+
+
+def _check_tern_runs(sub: Sub, call_id: str, X, y, lr, steps, scaler, clip, label) -> list[str]:
+    value = sub.value(call_id)
+    if not isinstance(value, list) or len(value) != TERN_RUNS:
+        raise CheckFailure(f"{label}: the harness expected {TERN_RUNS} runs.")
+    finals = []
+    for r, run in enumerate(value):
+        if not isinstance(run, tuple | list) or len(run) != 2:
+            raise CheckFailure(f"{label}: expected (W_hist, losses), got {type(run).__name__}.")
+        W_hist = as_array(run[0], f"{label}: W_hist", (steps + 1, X.shape[1]))
+        losses = as_array(run[1], f"{label}: losses", (steps, X.shape[0]))
+        if not np.allclose(W_hist[0], 0):
+            raise CheckFailure(f"{label}: W_hist[0] must be the start W = 0.")
+        if r < 40:  # the law of every step, on a sample of runs
+            for k in range(steps):
+                if not _tern_step_ok(W_hist[k], W_hist[k + 1], X, y, lr, scaler, clip):
+                    hint = (
+                        "each worker ternarizes its own (clipped) gradient with s = "
+                        f"{'max |g_i| of that worker' if scaler is None else f'{scaler:g}'}; "
+                        "the server averages the ternary vectors."
+                    )
+                    raise CheckFailure(
+                        f"{label}: run {r}, step {k + 1}: W moved from {fmt(W_hist[k])} to "
+                        f"{fmt(W_hist[k + 1])}, which is not an average of ternary gradients "
+                        f"({hint})\n  Likely causes: one scaler for all workers, a missing clip, "
+                        "or a sum instead of an average."
+                    )
+        finals.append(np.log10(losses[-1].sum() + 1e-300))
+    finals = np.array(finals)
+    if np.ptp(finals) == 0:
+        return [
+            f"{label}: all {TERN_RUNS} runs, each with its own random stream, ended with exactly "
+            "the same loss: the ternary gradients are not random.\n  Likely causes: rounding "
+            "|g_j|/s instead of sampling, or ignoring the rng argument and reseeding."
+        ]
+    refs = _reference_finals(X, y, lr, steps, scaler, clip)
+    dist = ks_statistic(finals, refs)
+    crit = ks_critical(TERN_RUNS, REF_RUNS, FALSE_FAIL)
+    if dist > crit:
+        return [
+            f"{label}: over {TERN_RUNS} seeds, the distribution of the final log10 loss differs "
+            f"from the reference's (Kolmogorov-Smirnov distance {dist:.3f} > {crit:.3f}, "
+            f"false-fail probability < {FALSE_FAIL:g}). Your median {np.median(finals):.2f}, "
+            f"reference median {np.median(refs):.2f}. Likely cause: the keep-probability is not "
+            "|g_j| / s (inverted or rounded)."
+        ]
+    return []
+
+
+def _reference_finals(X, y, lr, steps, scaler, clip) -> np.ndarray:
+    """log10 of the final total loss over REF_RUNS seeded reference runs (cached)."""
+
+    def compute() -> np.ndarray:
+        rng = np.random.default_rng(20_250_101)
+        out = []
+        for _ in range(REF_RUNS):
+            _, losses = ref.train_distributed(
+                X, y, lr=lr, steps=steps, clip=clip, ternary=True, scaler=scaler, rng=rng
+            )
+            out.append(np.log10(losses[-1].sum() + 1e-300))
+        return np.array(out)
+
+    key = ("a2.tern", X.tobytes(), y.tobytes(), lr, steps, scaler, clip, REF_RUNS)
+    return cached_array(key, compute)
+
+
+@check(
+    "a2.train_terngrad",
+    points=3,
+    problem="A2.3",
+    title="training with TernGrad (per-worker scaler, distribution over seeds)",
+    function="train_distributed",
+)
+def test_train_terngrad(sub: Sub) -> None:
+    X, y, _ = _data(sub)
+    problems = _check_tern_runs(
+        sub, "a2.train.tern", X, y, 0.1, TERN_STEPS, None, None, "train_distributed(ternary=True)"
+    )
+    if problems:
+        raise CheckFailure("\n".join(problems))
+
+
+# --------------------------------------------------------------------------- A2.4
+@check(
+    "a2.clip_gradient",
+    points=1,
+    problem="A2.4",
+    title="elementwise clipping into [-T, T]",
+    function="clip_gradient",
+)
+def test_clip(sub: Sub) -> None:
+    for call_id, g, T in (
+        ("a2.clip.1", np.array([-7.0, 0.5, 3.0, -2.0]), 2.0),
+        ("a2.clip.2", np.array([10.0, -10.0, 1.0]), 5.0),
+    ):
+        mistakes = [
+            Mistake(
+                "you rescaled the whole vector to norm T; clipping is elementwise.",
+                lambda g=g, T=T: g * min(1.0, T / np.linalg.norm(g)),
+            )
+        ]
+        assert_close(
+            sub.value(call_id),
+            ref.clip_gradient(g, T),
+            rtol=1e-9,
+            atol=1e-12,
+            what=f"clip_gradient({fmt(g)}, T={T:g})",
+            mistakes=mistakes,
+        )
+
+
+@check(
+    "a2.train_clip",
+    points=4,
+    problem="A2.4",
+    title="training with clipped gradients, each T",
+    function="train_distributed",
+)
+def test_train_clip(sub: Sub) -> None:
+    X, y, a2 = _data(sub)
+    failures = []
+    for T in a2["clip_T"]:
+        try:
+            _check_ps_run(sub, f"a2.train.clip{T:g}", X, y, 0.1, 50, clip=float(T))
+        except CheckFailure as exc:
+            failures.append(str(exc))
+    if failures:
+        raise Partial(1 - len(failures) / len(a2["clip_T"]), "\n\n".join(failures))
+
+
+# --------------------------------------------------------------------------- A2.5
+@check(
+    "a2.train_tern_clip",
+    points=3,
+    problem="A2.5",
+    title="clipping then TernGrad with s = T",
+    function="train_distributed",
+)
+def test_train_tern_clip(sub: Sub) -> None:
+    X, y, a2 = _data(sub)
+    T = float(a2["tern_clip_T"])
+    result = sub.result("a2.train.tern_clip")
+    if (
+        result.status == "error"
+        and "ValueError" in result.error
+        and ("p" in result.error or "probab" in result.error)
+    ):
+        raise CheckFailure(
+            f"train_distributed(clip={T:g}, ternary=True, scaler={T:g}) raised {result.error}\n"
+            "  Likely cause: with s = T the keep-probability |g_j|/s exceeds 1 unless the "
+            "gradient is clipped into [-T, T] first."
+        )
+    problems = _check_tern_runs(
+        sub,
+        "a2.train.tern_clip",
+        X,
+        y,
+        0.1,
+        TERN_STEPS,
+        T,
+        T,
+        f"train_distributed(clip={T:g}, ternary=True, scaler={T:g})",
+    )
+    if problems:
+        raise CheckFailure("\n".join(problems))

@@ -1,0 +1,325 @@
+"""Run the harness on one submission in a sandbox, and nothing else.
+
+With bubblewrap (`bwrap`) the harness sees a read-only system, the Python it needs, the
+submission's files in /submission (read-write, private to this run), the job in /grader
+(read-only) and an output folder /out; no network, its own PID namespace (the harness is
+PID 1, so everything dies with it), an unprivileged uid (one per parallel worker), and limits
+on memory, CPU time, processes, file size and wall time. The repository, the reference
+library, the hidden checks, the solutions, the gradebook and other submissions are simply
+not there. Where bwrap cannot run the grader says so, falls back to a plain subprocess with
+the same rlimits (under the worker's uid when it runs as root), and marks the run unsandboxed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import cgroups
+
+HARNESS = Path(__file__).with_name("harness.py")
+BASE_UID = 61000  # worker k runs as uid BASE_UID + k when the grader is root
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox run (memory per process and per run, in MiB)."""
+
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    wall_seconds: float = 300.0
+    max_processes: int = 64
+    file_mb: int = 64
+    open_files: int = 256
+
+
+@dataclass
+class SandboxRun:
+    """What the trusted side learns about a run besides the harness's own output files."""
+
+    sandboxed: bool
+    backend: str
+    returncode: int | None
+    wall_seconds: float
+    timed_out: bool
+    oom_killed: bool = False
+    peak_memory_bytes: int | None = None
+    stderr: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=1)
+def backend() -> tuple[str, str]:
+    """("bwrap", how) when bubblewrap works here, else ("subprocess", why not)."""
+    if os.environ.get("EFFDL_SANDBOX") == "off":
+        return "subprocess", "EFFDL_SANDBOX=off was set"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "subprocess", "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return "subprocess", "setpriv (util-linux) is missing, so the sandbox cannot drop root"
+    probe = [bwrap, *_mounts([]), *_namespaces(), "--", *_drop_root(0), "/bin/true"]
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "subprocess", f"bwrap could not start: {exc}"
+    if result.returncode != 0:
+        return "subprocess", f"bwrap does not work here: {result.stderr.strip()[:300]}"
+    mode = "as root, dropping to a worker uid" if os.geteuid() == 0 else "in a user namespace"
+    return "bwrap", f"bubblewrap {mode}"
+
+
+def _python_paths() -> tuple[str, list[str]]:
+    """The real Python binary and the site-packages folders the harness needs."""
+    exe = os.path.realpath(sys.executable)
+    sites = []
+    for key in ("purelib", "platlib"):
+        path = os.path.realpath(sysconfig.get_paths()[key])
+        if path not in sites and os.path.isdir(path):
+            sites.append(path)
+    return exe, sites
+
+
+def _hidden_in(site: str) -> list[tuple[str, str]]:
+    """Entries of a site-packages folder that would expose the grader: (kind, path)."""
+    hidden = []
+    for entry in sorted(os.listdir(site)):
+        path = os.path.join(site, entry)
+        if entry in ("effdl", "autograder") and os.path.isdir(path):
+            hidden.append(("dir", path))
+        elif entry.startswith("__editable__") or entry.startswith("effdl_course"):
+            hidden.append(("dir" if os.path.isdir(path) else "file", path))
+    return hidden
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _mounts(binds: list[tuple[str, str, str]]) -> list[str]:
+    """bwrap arguments for the read-only system plus `binds` (mode, source, destination)."""
+    exe, sites = _python_paths()
+    args: list[str] = []
+    for system_dir in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc"):
+        if os.path.exists(system_dir):
+            args += ["--ro-bind", system_dir, system_dir]
+    prefix = os.path.realpath(sys.base_prefix)
+    extra = [prefix] if not prefix.startswith("/usr") else []
+    extra += [s for s in sites if not any(s.startswith(p + os.sep) for p in extra)]
+    made: set[str] = set()
+    for path in extra:
+        for parent in _ancestors(path):
+            if parent not in made and not parent.startswith(("/usr", "/etc", "/lib", "/bin")):
+                args += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+        args += ["--ro-bind", path, path]
+    for site in sites:
+        for kind, path in _hidden_in(site):
+            args += ["--tmpfs", path] if kind == "dir" else ["--ro-bind", "/dev/null", path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for mode, source, dest in binds:
+        args += ["--bind" if mode == "rw" else "--ro-bind", source, dest]
+    return args
+
+
+def _namespaces() -> list[str]:
+    args = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1"]
+    if os.geteuid() == 0:
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    return args
+
+
+def _drop_root(uid: int) -> list[str]:
+    """Inside the sandbox, become the worker's unprivileged uid with no capabilities left."""
+    if os.geteuid() != 0:
+        return []
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+    ]
+
+
+def _environment() -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/submission",
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "EFFDL_GRADING": "1",
+    }
+
+
+def worker_uid(slot: int) -> int:
+    """The unprivileged uid of parallel worker `slot` (the grader's own uid when not root)."""
+    return BASE_UID + slot if os.geteuid() == 0 else os.geteuid()
+
+
+def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, nproc: int) -> None:
+    """Runs in the child between fork and exec: join the group, set rlimits, drop uid."""
+    os.setsid()
+    if group is not None:
+        group.join()
+    mib = 1024 * 1024
+    for name, value in (
+        (resource.RLIMIT_DATA, limits.memory_mb * mib),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_mb * mib),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, nproc),
+    ):
+        resource.setrlimit(name, (value, value))
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a uid other than the owner can reach and execute `path`."""
+    for parent in [*_ancestors(path), path]:
+        with contextlib.suppress(OSError):
+            if not os.stat(parent).st_mode & 0o001:
+                return False
+    return True
+
+
+def _user_processes(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+    return count
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of a worker uid (what a submission may have left running)."""
+    if os.geteuid() != 0 or uid < BASE_UID:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def run_harness(
+    job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, slot: int = 0
+) -> SandboxRun:
+    """Run the harness on a prepared job (job.json in job_dir, files in work_dir)."""
+    kind, why = backend()
+    notes: list[str] = []
+    shutil.copy2(HARNESS, job_dir / "harness.py")
+    uid = worker_uid(slot)
+    tmp_dir = work_dir.parent / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        for path in (work_dir, out_dir, tmp_dir):
+            for root, dirs, files in os.walk(path):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, uid, uid)
+        for path in (job_dir, *job_dir.iterdir()):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    exe, sites = _python_paths()
+    harness_args = [exe, "-I", "-S"]
+    site_arg = os.pathsep.join(sites)
+    if kind == "bwrap":
+        binds = [
+            ("ro", str(job_dir), "/grader"),
+            ("rw", str(work_dir), "/submission"),
+            ("rw", str(out_dir), "/out"),
+            ("rw", str(tmp_dir), "/tmp"),
+        ]
+        cmd = ["bwrap", *_mounts(binds), *_namespaces(), "--chdir", "/submission", "--clearenv"]
+        for key, value in _environment().items():
+            cmd += ["--setenv", key, value]
+        cmd += ["--", *_drop_root(uid), *harness_args]
+        cmd += ["/grader/harness.py", "/grader", "/submission", "/out", site_arg]
+        child_uid = None
+    else:
+        cmd = [*harness_args, str(job_dir / "harness.py"), str(job_dir), str(work_dir)]
+        cmd += [str(out_dir), site_arg]
+        child_uid = uid if os.geteuid() == 0 and _reachable_by_others(exe) else None
+        if os.geteuid() == 0 and child_uid is None:
+            uid = 0
+            notes.append(f"ran as root: {exe} is not reachable by an unprivileged uid")
+    group = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes)
+    env = _environment() if kind == "bwrap" else {**_environment(), "HOME": str(work_dir)}
+    if kind != "bwrap":
+        env["TMPDIR"] = str(tmp_dir)
+        env["MPLCONFIGDIR"] = str(tmp_dir / "matplotlib")
+    # RLIMIT_NPROC counts all processes of the real uid: a worker uid owns only this run's,
+    # while a non-root grader's own uid also owns its desktop, so the cap is set above those.
+    own = 0 if os.geteuid() == 0 and uid >= BASE_UID else _user_processes(uid)
+    nproc = own + limits.max_processes
+    started = time.monotonic()
+    stderr_path = job_dir.parent / "sandbox-stderr.txt"
+    timed_out = False
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=work_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
+        )
+        try:
+            proc.wait(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    wall = time.monotonic() - started
+    kill_uid(uid)
+    run = SandboxRun(
+        sandboxed=kind == "bwrap",
+        backend=kind,
+        returncode=proc.returncode,
+        wall_seconds=wall,
+        timed_out=timed_out,
+        stderr=stderr_path.read_bytes()[:8000].decode("utf-8", "replace"),
+    )
+    if kind != "bwrap":
+        run.notes.append(f"UNSANDBOXED: {why}")
+    run.notes.extend(notes)
+    if group is not None:
+        run.oom_killed = group.oom_killed()
+        run.peak_memory_bytes = group.peak_bytes()
+        group.destroy()
+    else:
+        run.notes.append("no control group: memory and process caps are per process only")
+    return run

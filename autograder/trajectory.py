@@ -1,0 +1,115 @@
+"""Step-by-step checks of optimization trajectories, and tie-tolerant selections.
+
+A trajectory is checked one step at a time from the student's own previous iterate: step k
+is right when W[k+1] is what the algorithm gives from W[k]. Rounding differences (float32,
+another summation order) therefore never accumulate into a false fail, and the feedback
+names the first step that leaves the tolerance. Where the algorithm chooses among tied
+entries (top-k, the trimmed set), every valid choice is accepted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from autograder.compare import CheckFailure, close_mask, fmt
+
+# A step gives the acceptable next iterates from the current one (several when tied).
+Step = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def selections(magnitudes: np.ndarray, count: int, largest: bool, tol: float) -> list[tuple]:
+    """Every valid choice of `count` indices with the largest (or smallest) magnitudes.
+
+    Entries within `tol` of the boundary value count as tied, and any of them may be chosen.
+    """
+    m = np.asarray(magnitudes, dtype=np.float64)
+    count = max(0, min(count, m.size))
+    if count == 0:
+        return [()]
+    order = np.sort(m)[::-1] if largest else np.sort(m)
+    boundary = order[count - 1]
+    if largest:
+        sure = [i for i in range(m.size) if m[i] > boundary + tol]
+    else:
+        sure = [i for i in range(m.size) if m[i] < boundary - tol]
+    tied = [i for i in range(m.size) if abs(m[i] - boundary) <= tol]
+    need = count - len(sure)
+    if need < 0 or need > len(tied):  # cannot happen with a consistent tol; be safe
+        return [tuple(np.argsort(-m if largest else m, kind="stable")[:count])]
+    combos = list(itertools.combinations(tied, need))[:200]
+    return [tuple(sorted(sure + list(c))) for c in combos]
+
+
+def tie_tol(values: np.ndarray) -> float:
+    return 1e-9 * max(1.0, float(np.max(np.abs(values)))) if np.size(values) else 1e-9
+
+
+def first_bad_step(
+    W_hist: np.ndarray, step: Step, rtol: float, atol: float
+) -> tuple[int, list[np.ndarray]] | None:
+    """The first k whose W[k+1] matches none of step(W[k]), with those candidates."""
+    for k in range(W_hist.shape[0] - 1):
+        candidates = step(W_hist[k])
+        got = W_hist[k + 1]
+        if not any(bool(np.all(close_mask(got, c, rtol, atol))) for c in candidates):
+            return k, candidates
+    return None
+
+
+def check_trajectory(
+    W_hist: np.ndarray,
+    step: Step,
+    *,
+    rtol: float,
+    atol: float,
+    what: str,
+    start: np.ndarray,
+    mistakes: Sequence[tuple[str, Step]] = (),
+) -> None:
+    """Fail at the first step of W_hist (shape (K+1, d)) that does not follow `step`.
+
+    `mistakes` are (cause, wrong step) pairs: when the bad step matches a wrong step taken
+    from the same iterate, the feedback names the cause.
+    """
+    if not bool(np.all(close_mask(W_hist[0], start, rtol, atol))):
+        raise CheckFailure(
+            f"{what}: the first row should be the starting point {fmt(start)}, got "
+            f"{fmt(W_hist[0])}. Record W before the first update."
+        )
+    if W_hist.shape[0] > 2 and np.all(W_hist == W_hist[-1]) and np.any(W_hist[-1] != start):
+        raise CheckFailure(
+            f"{what}: every row is the same vector {fmt(W_hist[-1])}, the final one.\n"
+            "  Likely cause: the history holds references to one array that was updated in "
+            "place; append a copy (W.copy()) at every step."
+        )
+    bad = first_bad_step(W_hist, step, rtol, atol)
+    if bad is None:
+        return
+    k, candidates = bad
+    got, prev = W_hist[k + 1], W_hist[k]
+    best = min(candidates, key=lambda c: float(np.max(np.abs(got - c))))
+    err = np.abs(got - best)
+    worst = int(np.argmax(err))
+    lines = [
+        f"{what}: step {k + 1} (row {k + 1}) does not follow from row {k} "
+        f"(tolerance |got - expected| <= {atol:g} + {rtol:g} * |expected|).",
+        f"  row {k}:      {fmt(prev)}",
+        f"  expected row {k + 1}: {fmt(best)}"
+        + (" (or another tie choice)" if len(candidates) > 1 else ""),
+        f"  got row {k + 1}:      {fmt(got)}",
+        f"  worst entry [{worst}]: error {float(err[worst]):.3g}",
+    ]
+    if k > 0:
+        lines.append(f"  rows 0..{k} were right.")
+    for cause, wrong in mistakes:
+        try:
+            wrong_candidates = wrong(prev)
+        except Exception:  # a mistake that cannot run from this iterate cannot match
+            continue
+        if any(bool(np.all(close_mask(got, c, rtol, atol))) for c in wrong_candidates):
+            lines.append(f"  Likely cause: {cause}")
+            break
+    raise CheckFailure("\n".join(lines))
