@@ -301,6 +301,8 @@ def find_name(namespace: dict[str, Any], name: str) -> Any:
         return namespace[name]
     for module_name in ("FP_layers",):
         module = sys.modules.get(module_name)
+        if module is None and os.path.isfile(module_name + ".py"):
+            module = __import__(module_name)
         if module is not None and hasattr(module, name):
             return getattr(module, name)
     raise EffdlNameMissing(f"{name} is not defined")
