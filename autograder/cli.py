@@ -76,6 +76,36 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _cmd_build(args: argparse.Namespace) -> int:
+    from autograder import assignments
+    from autograder.build.bundles import build_canonical, build_students
+    from autograder.build.render import BuildError
+    from autograder.course import load_course
+    from autograder.students import RosterError, check_student_id, read_roster
+
+    names = args.assignments or sorted(assignments.ASSIGNMENTS)
+    try:
+        for name in names:
+            assignments.get(name)
+        course = load_course(args.course)
+        if args.student and args.roster:
+            raise UsageError("give either --student or --roster, not both")
+        students = [check_student_id(s) for s in args.student or []]
+        if args.roster:
+            students = read_roster(Path(args.roster))
+        if students:
+            notes = build_students(
+                names, students, course, Path(args.out or "students"), args.force
+            )
+        else:
+            notes = build_canonical(names, course, Path(args.out or "."), args.force)
+    except (assignments.UnknownAssignment, RosterError, BuildError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    for note in notes:
+        print(note)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effdl",
@@ -92,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--json", action="store_true", help="print JSON (answer_key.json's schema)")
     p.set_defaults(func=_cmd_key)
+
+    p = sub.add_parser("build", help="render student and solution bundles from templates/")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
+    p.add_argument("--student", action="append", metavar="ID", help="a student id (repeatable)")
+    p.add_argument("--roster", help="CSV with a student_id column")
+    p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
+    p.add_argument("--out", help="output folder (default: . or students/ with ids)")
+    p.add_argument("--force", action="store_true", help="overwrite files changed by hand")
+    p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("grade", help="grade submissions in the sandbox")
     p.add_argument("paths", nargs="+", metavar="PATH", help="a notebook, folder or zip each")
