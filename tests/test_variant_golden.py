@@ -1,0 +1,26 @@
+"""Per-student variants must not drift: the grader recomputes a student's numbers from
+(course secret, student id), so a change in how they are drawn (a new numpy whose random
+methods give other numbers, an edited generator) would grade students against numbers they
+never saw. These variants were recorded when the generator was written; a failure here
+means the generator changed, and courses in flight must keep the old one."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from effdl.variants import distributed_sparse_variant, prune_quantize_variant
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_variants.json").read_text())
+MAKERS = {
+    "distributed-sparse": distributed_sparse_variant,
+    "prune-quantize": prune_quantize_variant,
+}
+
+
+@pytest.mark.parametrize("student", sorted(GOLDEN["variants"]))
+@pytest.mark.parametrize("assignment", sorted(MAKERS))
+def test_variants_are_reproducible(student: str, assignment: str) -> None:
+    expected = GOLDEN["variants"][student][assignment]
+    got = json.loads(json.dumps(MAKERS[assignment](GOLDEN["secret"], student)))
+    assert got == expected, f"{assignment} variant of {student!r} changed since it was recorded"
