@@ -1,0 +1,202 @@
+"""Data for assignment B (given): CIFAR-10 from a local folder, or the bundled digits.
+
+CIFAR-10 is never downloaded unless you ask for it (download=True); the digits (8x8
+handwritten digits, bundled as digits.npz) work offline on any machine.
+"""
+
+import numpy as np
+import torch
+import torch.utils.data
+
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+
+
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+
+
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+
+
+CIFAR_FILES = (
+    "data_batch_1",
+    "data_batch_2",
+    "data_batch_3",
+    "data_batch_4",
+    "data_batch_5",
+    "test_batch",
+    "batches.meta",
+)
+
+
+DIGITS_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class CIFARNotFoundError(FileNotFoundError):
+    """The CIFAR-10 directory is missing or incomplete (nothing is downloaded implicitly)."""
+
+
+def cifar10_root(root: str) -> str:
+    """Check that ``root`` holds CIFAR-10's python files and return the directory to use.
+
+    ``root`` (a str or path) is the directory that contains ``cifar-10-batches-py/``
+    (torchvision's convention); the ``cifar-10-batches-py`` directory itself is accepted too.
+    Raises `CIFARNotFoundError` naming the missing files and how to get them.
+    """
+    import os
+
+    root = os.path.expanduser(os.fspath(root))
+    inner = os.path.join(root, CIFAR_FOLDER)
+    if os.path.basename(os.path.normpath(root)) == CIFAR_FOLDER and not os.path.exists(inner):
+        root = os.path.dirname(os.path.normpath(root))
+    folder = os.path.join(root, CIFAR_FOLDER)
+    missing = [name for name in CIFAR_FILES if not os.path.isfile(os.path.join(folder, name))]
+    if missing:
+        where = "does not exist" if not os.path.isdir(folder) else f"lacks {', '.join(missing)}"
+        raise CIFARNotFoundError(
+            f"CIFAR-10 not found: {folder} {where}.\n"
+            f"Expected the python version of CIFAR-10 in {folder}/: "
+            f"{', '.join(CIFAR_FILES)}.\n"
+            f"Get it with: curl -O {CIFAR_URL} && tar -xzf cifar-10-python.tar.gz -C {root}\n"
+            f"or let torchvision fetch it by passing download=True (nothing is downloaded "
+            f"unless you ask)."
+        )
+    return root
+
+
+def cifar10_transforms(augment: bool = True) -> tuple:
+    """The course's CIFAR-10 transforms: (train transform, test transform).
+
+    Both convert a PIL image to a (3, 32, 32) float tensor normalized with ``CIFAR_MEAN`` and
+    ``CIFAR_STD``; with ``augment`` the training one first takes a random 32x32 crop of the
+    image padded by 4 pixels and flips it horizontally with probability 1/2.
+    """
+    from torchvision import transforms
+
+    normalize = [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
+    train = normalize
+    if augment:
+        train = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+        train += normalize
+    return transforms.Compose(train), transforms.Compose(normalize)
+
+
+def cifar10_datasets(
+    root: str, download: bool = False, augment: bool = True
+) -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]:
+    """CIFAR-10's training (50,000) and test (10,000) sets from the directory ``root``.
+
+    Nothing is downloaded unless ``download=True``; without it a missing or incomplete
+    directory raises `CIFARNotFoundError` with the expected files and the download URL.
+    """
+    import os
+
+    from torchvision import datasets
+
+    root = os.path.expanduser(os.fspath(root)) if download else cifar10_root(root)
+    train_tf, test_tf = cifar10_transforms(augment)
+    try:
+        train = datasets.CIFAR10(root, train=True, download=download, transform=train_tf)
+        test = datasets.CIFAR10(root, train=False, download=download, transform=test_tf)
+    except RuntimeError as exc:  # torchvision's checksum test failed
+        raise CIFARNotFoundError(
+            f"CIFAR-10 in {os.path.join(root, CIFAR_FOLDER)} is damaged ({exc}); "
+            f"replace it with a fresh copy of {CIFAR_URL}"
+        ) from exc
+    return train, test
+
+
+def prepare_digits(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+) -> tuple[torch.utils.data.TensorDataset, torch.utils.data.TensorDataset]:
+    """Turn raw digits (pixel values 0..16, shape (N, 8, 8)) into network-ready data sets.
+
+    Pixels are scaled to [0, 1], normalized with the mean and standard deviation of the
+    training pixels, and copied into 3 identical channels. Returns (train, test)
+    TensorDatasets of (N, 3, 8, 8) float32 images and int64 labels.
+    """
+    train01 = np.asarray(x_train, dtype=np.float64) / 16.0
+    test01 = np.asarray(x_test, dtype=np.float64) / 16.0
+    mean, std = train01.mean(), train01.std()
+
+    def to_tensor(images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(((images - mean) / std).astype(np.float32))
+        return x.unsqueeze(1).repeat(1, 3, 1, 1)
+
+    def labels(y: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(y).astype(np.int64))
+
+    return (
+        torch.utils.data.TensorDataset(to_tensor(train01), labels(y_train)),
+        torch.utils.data.TensorDataset(to_tensor(test01), labels(y_test)),
+    )
+
+
+def load_digits_npz(
+    path: str,
+) -> tuple[torch.utils.data.TensorDataset, torch.utils.data.TensorDataset]:
+    """Read a file written by `export_digits_npz`: (train, test) TensorDatasets.
+
+    Images are (N, 3, 8, 8) float32, labels int64. No pickled objects are loaded.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in DIGITS_NPZ_KEYS if key not in data.files]
+        if missing:
+            raise ValueError(f"{path} is not a digits file: it lacks {', '.join(missing)}")
+        arrays = {key: data[key] for key in DIGITS_NPZ_KEYS}
+    return prepare_digits(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+
+
+def synthetic_cifar(
+    n: int = 512, seed: int = 0, image_size: int = 32, sample_seed: int | None = None
+) -> torch.utils.data.TensorDataset:
+    """A random CIFAR-shaped data set for tests: (n, 3, S, S) float32 images, 10 classes.
+
+    Each class has its own random pattern (drawn from ``seed``); an image is its class's
+    pattern plus as much Gaussian noise (drawn from ``sample_seed``, default ``seed``), so a
+    network learns the set within a few steps. Two sets with the same ``seed`` and different
+    ``sample_seed`` are a training and a test set of the same task.
+    """
+    patterns = torch.randn(
+        10, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed)
+    )
+    g = torch.Generator().manual_seed(seed if sample_seed is None else sample_seed)
+    labels = torch.randperm(n, generator=g) % 10
+    images = patterns[labels] + torch.randn(n, 3, image_size, image_size, generator=g)
+    return torch.utils.data.TensorDataset(images, labels)
+
+
+def make_loader(
+    dataset: torch.utils.data.Dataset,
+    batch_size: int = 256,
+    shuffle: bool = False,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader whose shuffling order depends only on ``seed``."""
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+    )
+
+
+def make_loaders(
+    train: torch.utils.data.Dataset,
+    test: torch.utils.data.Dataset,
+    batch_size: int = 256,
+    test_batch_size: int | None = None,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+    """(train loader, shuffled with ``seed``; test loader, in order)."""
+    return (
+        make_loader(train, batch_size, shuffle=True, seed=seed, num_workers=num_workers),
+        make_loader(test, test_batch_size or batch_size, num_workers=num_workers),
+    )

@@ -1,0 +1,257 @@
+"""The sandbox and the harness: what student code can and cannot do, and what it costs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import assignments, sandbox
+from autograder.checking import Call
+from autograder.course import Course
+from autograder.grade import grade_submission
+from autograder.harness import encode, split_statements
+from autograder.job import write_job
+from autograder.outputs import Unsupported, decode_value, read_output
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOXED = sandbox.backend()[0] == "bwrap"
+needs_bwrap = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not usable here")
+
+
+def run(tmp_path: Path, cells: list[tuple[str | None, str]], calls: list[Call], **limits):
+    """Run the harness on cells (role, source) and calls; return the decoded output."""
+    job, work, out = tmp_path / "job", tmp_path / "work", tmp_path / "out"
+    for d in (job, work, out):
+        d.mkdir(parents=True)
+    info = assignments.get("distributed-sparse")
+    write_job(
+        job / "job.json",
+        info,
+        [{"index": i, "role": r, "source": s} for i, (r, s) in enumerate(cells)],
+        calls,
+    )
+    run = sandbox.run_harness(job, work, out, sandbox.Limits(**limits))
+    return run, read_output(out, len(calls))
+
+
+def probe(tmp_path: Path, body: str, **limits) -> object:
+    """The value of a function whose body is `body`, run as a graded call."""
+    source = "import os, socket, sys, subprocess\n\ndef probe():\n" + "\n".join(
+        "    " + line for line in body.strip().splitlines()
+    )
+    _, output = run(tmp_path, [("answer", source)], [Call("p", "probe", timeout=20)], **limits)
+    result = output.calls[0]
+    return result.value if result.status == "ok" else (result.status, result.error)
+
+
+def test_split_statements_roles_and_magics() -> None:
+    cells = [
+        {"index": 0, "role": "answer", "source": "%matplotlib inline\nx = 1\nprint(x)"},
+        {
+            "index": 1,
+            "role": None,
+            "source": "import math\ny = 2\nfor i in range(3):\n    pass\n"
+            "def f():\n    return 1\nf()",
+        },
+        {"index": 2, "role": "experiment", "source": "z = 3"},
+        {"index": 3, "role": "answer", "source": "def broken(:\n"},
+    ]
+    statements, notes = split_statements(cells)
+    assert [s["code"] for s in statements] == [
+        "x = 1",
+        "print(x)",
+        "import math",
+        "y = 2",
+        "def f():\n    return 1",
+    ]
+    assert any("syntax error" in n for n in notes)
+
+
+def test_encode_refuses_objects() -> None:
+    class Sneaky:
+        def __eq__(self, other):
+            return True
+
+        def __array__(self, *a, **k):
+            return np.ones(3)
+
+        def __float__(self):
+            return 1.0
+
+    data = json.loads(
+        json.dumps(encode({"a": Sneaky(), "b": (1, 2.5, float("nan")), "c": np.eye(2)}))
+    )
+    value = decode_value(data)
+    assert isinstance(value["a"], Unsupported) and "Sneaky" in value["a"].type_name
+    assert value["b"][:2] == (1, 2.5) and np.isnan(value["b"][2])
+    assert np.array_equal(value["c"], np.eye(2))
+    assert isinstance(decode_value(encode(np.array([object()], dtype=object))), Unsupported)
+
+
+@needs_bwrap
+def test_student_code_cannot_reach_the_grader(tmp_path: Path) -> None:
+    value = probe(
+        tmp_path,
+        f"""
+out = {{}}
+try:
+    import effdl
+    out["effdl"] = "imported"
+except ImportError as exc:
+    out["effdl"] = type(exc).__name__
+for name, path in [("checks", {str(ROOT / "autograder/checks")!r}),
+                   ("solutions", {str(ROOT / "solutions")!r}), ("readme", {str(ROOT / "README.md")!r})]:
+    out[name] = os.path.exists(path)
+out["repo"] = sorted(os.listdir({str(ROOT)!r})) if os.path.isdir({str(ROOT)!r}) else []
+try:
+    open("/etc/shadow").read()
+    out["shadow"] = "read"
+except OSError as exc:
+    out["shadow"] = type(exc).__name__
+out["uid"] = os.getuid()
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=2)
+    out["net"] = "connected"
+except OSError as exc:
+    out["net"] = type(exc).__name__
+try:
+    open("/usr/evil", "w")
+    out["write_usr"] = "wrote"
+except OSError as exc:
+    out["write_usr"] = type(exc).__name__
+return out
+""",
+    )
+    assert value["effdl"] == "ModuleNotFoundError"
+    assert value["checks"] is False and value["solutions"] is False and value["readme"] is False
+    assert set(value["repo"]) <= {".venv"}, value["repo"]  # only the Python environment is mounted
+    assert value["shadow"] != "read"
+    assert value["uid"] != 0
+    assert value["net"] != "connected"
+    assert value["write_usr"] != "wrote"
+
+
+def test_each_call_has_its_own_budget_and_process(tmp_path: Path) -> None:
+    source = (
+        "import os, time\n"
+        "def ok():\n    return 41 + 1\n"
+        "def hang():\n    while True:\n        pass\n"
+        "def leave():\n    os._exit(3)\n"
+        "def bye():\n    raise SystemExit(0)\n"
+        "def mutate():\n    global counter\n    counter += 1\n    return counter\n"
+        "counter = 0\n"
+    )
+    calls = [
+        Call("a", "ok"),
+        Call("b", "hang", timeout=1),
+        Call("c", "leave"),
+        Call("d", "bye"),
+        Call("e", "mutate"),
+        Call("f", "mutate"),
+        Call("g", "missing"),
+        Call("h", "ok"),
+    ]
+    run_info, output = run(tmp_path, [("answer", source)], calls)
+    status = {c.id: r.status for c, r in zip(calls, output.calls)}
+    assert status == {
+        "a": "ok",
+        "b": "timeout",
+        "c": "crashed",
+        "d": "error",
+        "e": "ok",
+        "f": "ok",
+        "g": "missing",
+        "h": "ok",
+    }
+    assert output.calls[4].value == output.calls[5].value == 1  # calls never see each other
+    assert output.calls[7].value == 42
+    assert run_info.wall_seconds < 30
+
+
+def test_hanging_or_killing_statements_are_skipped(tmp_path: Path) -> None:
+    cells = [
+        (None, "import os, time\nslow = time.sleep(60)\n"),
+        ("answer", "def f():\n    return 'still here'\n"),
+        (None, "boom = os.kill(os.getpid(), 9)\n"),
+        ("answer", "def g():\n    return 'me too'\n"),
+    ]
+    _, output = run(tmp_path, cells, [Call("f", "f"), Call("g", "g")])
+    assert [c.value for c in output.calls] == ["still here", "me too"]
+    reasons = " ".join(str(e.get("reason")) for e in output.skipped)
+    assert "time budget" in reasons and "signal 9" in reasons
+
+
+@needs_bwrap
+def test_memory_and_process_bombs_are_contained(tmp_path: Path) -> None:
+    value = probe(tmp_path / "mem", "x = bytearray(3 * 1024 ** 3)\nreturn len(x)", memory_mb=512)
+    assert value[0] in ("error", "crashed")
+    value = probe(
+        tmp_path / "fork",
+        """
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            import time
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError:
+    return children
+""",
+        max_processes=16,
+    )
+    assert isinstance(value, int) and value < 16
+
+
+def _notebook(path: Path, answer: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    for role, source in (("setup", "import numpy as np"), ("answer", answer)):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = [role]
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+    return path
+
+
+@needs_bwrap
+def test_importing_effdl_or_reading_checks_gains_nothing(tmp_path: Path) -> None:
+    cheat = _notebook(
+        tmp_path / "cheat.ipynb",
+        f"""
+try:
+    from effdl.distributed import closed_form
+except ImportError:
+    pass
+try:
+    SECRET = open({str(ROOT / "autograder/checks/distributed-sparse/test_a2_distributed.py")!r}).read()
+except OSError:
+    SECRET = ''
+
+def worker_gradient(W, x, y):
+    return eval(SECRET)
+""",
+    )
+    result = grade_submission(cheat, "distributed-sparse", Course(), student_id="cheat")
+    assert result.score == 0
+    closed = next(o for o in result.outcomes if o.spec.id == "a2.closed_form")
+    assert "not defined" in closed.message
+
+
+def test_unsandboxed_fallback_is_marked(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EFFDL_SANDBOX", "off")
+    sandbox.backend.cache_clear()
+    try:
+        run_info, output = run(tmp_path, [("answer", "def f():\n    return 7\n")], [Call("f", "f")])
+    finally:
+        monkeypatch.delenv("EFFDL_SANDBOX")
+        sandbox.backend.cache_clear()
+    assert not run_info.sandboxed
+    assert any("UNSANDBOXED" in n for n in run_info.notes)
+    assert output.calls[0].value == 7
+    assert os.environ.get("EFFDL_SANDBOX") is None
