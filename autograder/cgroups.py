@@ -2,7 +2,9 @@
 
 Per-process rlimits cannot bound a submission that forks many processes, so where the grader
 may create control groups (root, with cgroup v1 memory and pids controllers, or cgroup v2
-with both enabled) each run gets its own group. Elsewhere `create` returns None and the
+with both enabled) each run gets its own group. Where the cpu controller is there too, the
+group also gets a CPU quota, so that a submission that keeps many processes busy slows only
+itself, never the submissions graded beside it. Elsewhere `create` returns None and the
 sandbox relies on rlimits and one uid per worker.
 """
 
@@ -94,12 +96,17 @@ def _make(parent: Path, name: str, settings: dict[str, str]) -> Path | None:
     return target
 
 
-def create(memory_bytes: int, max_pids: int) -> Group | None:
-    """A fresh group capped at memory_bytes and max_pids, or None where none can be made."""
+PERIOD_US = 100_000
+
+
+def create(memory_bytes: int, max_pids: int, cpus: float | None = None) -> Group | None:
+    """A fresh group capped at memory_bytes and max_pids (and `cpus` CPUs where the cpu
+    controller is available), or None where none can be made."""
     if os.geteuid() != 0:
         return None
     name = f"effdl-{uuid.uuid4().hex[:12]}"
-    memory_v1, pids_v1 = ROOT / "memory", ROOT / "pids"
+    quota = str(max(1000, int(PERIOD_US * cpus))) if cpus else None
+    memory_v1, pids_v1, cpu_v1 = ROOT / "memory", ROOT / "pids", ROOT / "cpu"
     if memory_v1.is_dir() and pids_v1.is_dir():
         mem_parent = memory_v1 / (_own_path("memory") or "/").lstrip("/")
         pid_parent = pids_v1 / (_own_path("pids") or "/").lstrip("/")
@@ -108,7 +115,14 @@ def create(memory_bytes: int, max_pids: int) -> Group | None:
         if mem and pids:
             with contextlib.suppress(OSError):
                 (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-            return Group((mem, pids), 1)
+            dirs = [mem, pids]
+            if quota and cpu_v1.is_dir():
+                cpu_parent = cpu_v1 / (_own_path("cpu") or "/").lstrip("/")
+                settings = {"cpu.cfs_period_us": str(PERIOD_US), "cpu.cfs_quota_us": quota}
+                cpu = _make(cpu_parent, name, settings)
+                if cpu is not None:
+                    dirs.append(cpu)
+            return Group(tuple(dirs), 1)
         for d in (mem, pids):
             if d is not None:
                 with contextlib.suppress(OSError):
@@ -116,9 +130,13 @@ def create(memory_bytes: int, max_pids: int) -> Group | None:
     controllers = ROOT / "cgroup.controllers"
     if controllers.is_file() and {"memory", "pids"} <= set(controllers.read_text().split()):
         parent = ROOT / (_own_path("") or "/").lstrip("/")
-        group = _make(parent, name, {"memory.max": str(memory_bytes), "pids.max": str(max_pids)})
+        settings = {"memory.max": str(memory_bytes), "pids.max": str(max_pids)}
+        group = _make(parent, name, settings)
         if group is not None:
             with contextlib.suppress(OSError):
                 (group / "memory.swap.max").write_text("0")
+            if quota:
+                with contextlib.suppress(OSError):
+                    (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
             return Group((group,), 2)
     return None

@@ -89,6 +89,11 @@ def as_array(value: Any, what: str, shape: Sequence[int] | None = None) -> np.nd
             " A square matrix where a vector belongs usually means (d,) and (d, 1) arrays"
             " were broadcast together, turning W into a matrix."
         )
+    elif array.ndim == len(shape) + 1 and array.shape[: len(shape)] == shape:
+        hint = (
+            f" An extra dimension of size {array.shape[-1]}: usually a (d,) and an (n, 1) "
+            "array were broadcast together, turning a vector into a matrix."
+        )
     elif array.ndim == 0 or array.size == 1:
         hint = " A single number where a vector belongs: was a sum or mean taken too early?"
     raise CheckFailure(
@@ -122,8 +127,11 @@ def likely_cause(got: np.ndarray, mistakes: Sequence[Mistake], rtol: float, atol
     """The cause of the first known mistake whose answer matches `got`, else ''."""
     for mistake in mistakes:
         try:
-            wrong = np.asarray(mistake.compute(), dtype=np.float64)
+            with np.errstate(all="ignore"):
+                wrong = np.asarray(mistake.compute(), dtype=np.float64)
         except Exception:  # a mistake that cannot even run on these inputs cannot match
+            continue
+        if not np.all(np.isfinite(wrong)):  # NaN would "match" any NaN: not informative
             continue
         if wrong.shape == got.shape and bool(np.all(close_mask(got, wrong, rtol, atol))):
             return mistake.cause

@@ -59,6 +59,39 @@ class GradeResult:
         return sum(self.max_points[o.spec.id] for o in self.outcomes if not o.spec.extra_credit)
 
 
+# Modules the harness loads before the submission's folder is on the import path: a file of
+# the same name (numpy.py beside the notebook) could never take effect, so it is left out.
+HARNESS_MODULES = frozenset(
+    [
+        "ast",
+        "base64",
+        "builtins",
+        "contextlib",
+        "copy",
+        "io",
+        "json",
+        "os",
+        "random",
+        "re",
+        "select",
+        "shutil",
+        "signal",
+        "sys",
+        "time",
+        "traceback",
+        "numpy",
+        "torch",
+    ]
+)
+
+
+def _shadows_library(path: Path, info: assignments.Assignment) -> str | None:
+    """The module loaded before the submission that a submitted .py file is named after."""
+    if path.suffix != ".py" or path.name in info.submitted_modules + info.given_modules:
+        return None
+    return path.stem if path.stem in HARNESS_MODULES | set(info.preimport) else None
+
+
 def _stage_modules(sub: Submission, info: assignments.Assignment, work: Path) -> list[str]:
     """Copy the notebook's folder into the work dir; fill in given modules that are missing."""
     notes = []
@@ -67,6 +100,13 @@ def _stage_modules(sub: Submission, info: assignments.Assignment, work: Path) ->
         base = (sub.files_dir / sub.notebook_name).parent
     for path in base.iterdir():
         if path.is_file() and not path.is_symlink():
+            module = _shadows_library(path, info)
+            if module:
+                notes.append(
+                    f"left out {path.name}: it is named like the library module {module!r}, "
+                    "which the grader loads itself (rename your file if you meant to use it)"
+                )
+                continue
             shutil.copyfile(path, work / path.name)
     for name in info.submitted_modules:
         if not (work / name).exists():
@@ -75,6 +115,17 @@ def _stage_modules(sub: Submission, info: assignments.Assignment, work: Path) ->
         if not (work / name).exists() and (info.bundle_dir / name).is_file():
             shutil.copyfile(info.bundle_dir / name, work / name)
     return notes
+
+
+def _copy_regular_files(source: Path, dest: Path) -> None:
+    """Copy the sandbox's output folder: regular files only. The submission may have left
+    links there (to files of this machine) or pipes, which a plain copy would follow."""
+    for path in sorted(source.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
 
 
 def grade_submission(
@@ -108,7 +159,7 @@ def grade_submission(
         timings["sandbox"] = run.wall_seconds
         output = read_output(out_dir, len(calls))
         if keep_dir is not None:
-            shutil.copytree(out_dir, keep_dir, dirs_exist_ok=True)
+            _copy_regular_files(out_dir, keep_dir)
     notes += run.notes + _harness_notes(output, run)
     checks_started = time.perf_counter()
     meta = {"student_id": sub.student_id, "assignment": assignment}

@@ -3,10 +3,12 @@
 It imports nothing from effdl or the checks: the standard library, numpy, and torch when the
 assignment needs it. Usage (the sandbox runs it as an unprivileged user):
 
-    python -I -S harness.py JOB_DIR WORK_DIR OUT_DIR SITE_DIRS
+    python -I -S harness.py JOB_DIR WORK_DIR OUT_DIR SITE_DIRS [SOURCE_DIR]
 
 JOB_DIR/job.json (read-only) says which notebook statements to run and which calls to make.
-WORK_DIR holds the submission's files. OUT_DIR receives, as plain data:
+WORK_DIR holds the submission's files (copied there from SOURCE_DIR first, when given: in the
+sandbox the staged files are read-only and WORK_DIR is a private in-memory folder). OUT_DIR
+receives, as plain data:
   events.jsonl   what happened (statements run, skipped, failed; calls started and ended)
   calls/N.json   the value each call returned, encoded by `encode` (no pickles, no objects)
   stdout.txt     the first STDOUT_CAP bytes the student's code printed
@@ -15,15 +17,23 @@ Three kinds of process, so that one misbehaving piece of student code costs only
 - the supervisor (this process; PID 1 of the sandbox) runs no student code. It starts a loader,
   drains its output, enforces the time budgets, and restarts the loader without the statement
   that hung or killed it.
-- the loader runs the notebook's definitions statement by statement, then forks one child per
-  call so that a crash, an exit or a changed global in one call cannot reach the next.
+- the loader runs the notebook's definitions statement by statement, puts back what they
+  changed in the harness's own world (library attributes, builtins, signal handlers, stdout,
+  the working folder), then forks one child per call so that a crash, an exit or a changed
+  global in one call cannot reach the next. Before each call the supervisor kills every other
+  process left in the sandbox (background processes started by the notebook or a call).
 - each call child rebuilds its inputs from job.json, calls the function, writes the result.
+
+Everything in OUT_DIR is untrusted on the grader's side: the student's code runs as the same
+user as the harness and could rewrite it. The grader reads it as data and checks it; the
+harness only has to keep honest code's results intact when other code misbehaves.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import builtins
 import contextlib
 import copy
 import io
@@ -31,6 +41,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import sys
 import time
@@ -41,8 +52,45 @@ STDOUT_CAP = 64 * 1024
 STRING_CAP = 20_000
 VALUE_BYTES_CAP = 32 * 1024 * 1024
 MAX_DEPTH = 12
-MAX_RESTARTS = 4
+DEGRADE_AFTER = 10  # statements skipped for hanging or killing the loader; then 1 s budgets
+MAX_SKIPPED = 50  # ... and after this many, only imports, functions and classes run
+LOADER_EVENTS = (
+    "stmt_start",
+    "stmt_end",
+    "clear",
+    "ready",
+    "call_start",
+    "call_end",
+    "loader_done",
+)
+MAX_LOADER_LOSSES = 2  # loaders lost outside any statement or call
 ARRAY_KINDS = "biufc"
+DEFINITIONS_ONLY = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# What the harness itself relies on; a notebook's top-level statements may rebind attributes
+# of these (np.allclose = ..., json.dump = ..., builtins.isinstance = ...), and the loader puts
+# them back before the calls. Attributes a notebook adds (np.float = float) are kept.
+PROTECTED_MODULES = (
+    "builtins",
+    "base64",
+    "copy",
+    "io",
+    "json",
+    "json.encoder",
+    "os",
+    "os.path",
+    "random",
+    "signal",
+    "time",
+    "traceback",
+    "numpy",
+    "numpy.linalg",
+    "numpy.random",
+    "torch",
+    "torch.autograd",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.utils.data",
+)
 
 # Statement kinds that run in cells without a role tag (definitions, not experiments).
 DEFINITION_NODES = (
@@ -120,7 +168,8 @@ def encode(value: Any, depth: int = 0) -> Any:
         if type(value) is str and len(value) > STRING_CAP:
             return value[:STRING_CAP]
         if type(value) is int and abs(value) > 2**63:
-            return {"__float__": repr(float(value))}
+            big = float("inf") if abs(value).bit_length() > 1023 else abs(float(value))
+            return {"__float__": repr(big if value > 0 else -big)}
         return value
     if type(value) is float:
         return (
@@ -143,7 +192,7 @@ def encode(value: Any, depth: int = 0) -> Any:
             return {"__unsupported__": f"numpy array of dtype {array.dtype}"}
         if array.nbytes > VALUE_BYTES_CAP:
             return {"__unsupported__": f"array of {array.nbytes} bytes (cap {VALUE_BYTES_CAP})"}
-        array = np.ascontiguousarray(array)
+        array = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
         return {
             "__ndarray__": base64.b64encode(array.tobytes()).decode("ascii"),
             "dtype": array.dtype.str,
@@ -273,6 +322,13 @@ def tiny_net(torch: Any, weights: dict[str, Any] | None = None) -> Any:
             return self.final_fc(out.mean(dim=(2, 3)))
 
     net = TinyNet()
+    with torch.no_grad():  # nothing left to the global generator, which other threads share
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm2d | nn.Linear):
+                n = module.bias.numel()
+                module.bias.copy_(0.05 * torch.linspace(-1.0, 1.0, n))
+                if isinstance(module, nn.BatchNorm2d):
+                    module.weight.copy_(1.0 + 0.1 * torch.linspace(-1.0, 1.0, n))
     if weights:
         state = net.state_dict()
         for name, value in weights.items():
@@ -282,12 +338,61 @@ def tiny_net(torch: Any, weights: dict[str, Any] | None = None) -> Any:
 
 
 def weights_of(net: Any) -> dict[str, Any]:
-    """Every conv and linear weight of a net, as numpy arrays by state-dict name."""
+    """Every conv and linear weight of a net, as numpy arrays by state-dict name.
+
+    Read from the modules, not the state dict, so that a layer pruned with
+    torch.nn.utils.prune (whose state dict holds weight_orig and weight_mask) counts too.
+    """
+    torch = sys.modules["torch"]
     return {
-        name: value.detach().cpu().numpy().copy()
-        for name, value in net.state_dict().items()
-        if name.endswith(".weight") and value.dim() in (2, 4)
+        f"{name}.weight": module.weight.detach().cpu().numpy().copy()
+        for name, module in net.named_modules()
+        if isinstance(module, torch.nn.Conv2d | torch.nn.Linear)
     }
+
+
+def other_parameters(net: Any) -> dict[str, Any]:
+    """The parameters that never count for pruning: biases and batch-norm weights."""
+    layers = {name[: -len(".weight")] for name in weights_of(net)}
+    out = {}
+    for name, value in net.named_parameters():
+        module, _, attr = name.rpartition(".")
+        if module in layers and attr in ("weight", "weight_orig"):  # _orig: nn.utils.prune
+            continue
+        out[name] = value.detach().cpu().numpy().copy()
+    return out
+
+
+def finetune_setup(torch: Any, spec: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The net, the batches and the optimizer a finetuning call starts from.
+
+    The hidden check builds the same to compute its reference. With spec["warm_start"] the
+    optimizer has been used before, as in iterative pruning: one step on the first batch gives
+    every weight a momentum, then the (pruned) starting weights are loaded back. Masking only
+    the gradients then no longer keeps the pruned weights at zero; re-applying the mask does.
+    """
+    torch.manual_seed(0)
+    net = tiny_net(torch, spec["weights"])
+    data = torch.utils.data.TensorDataset(
+        torch.tensor(spec["x"], dtype=torch.float32), torch.tensor(spec["y"]).long()
+    )
+    loader = torch.utils.data.DataLoader(data, batch_size=int(spec["batch_size"]))
+    opt = torch.optim.SGD(
+        net.parameters(),
+        lr=spec["lr"],
+        momentum=spec["momentum"],
+        weight_decay=spec["weight_decay"],
+    )
+    net.train()
+    if spec.get("warm_start"):
+        start = copy.deepcopy(net.state_dict())
+        inputs, targets = next(iter(loader))
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(inputs), targets).backward()
+        opt.step()
+        opt.zero_grad()
+        net.load_state_dict(start)
+    return net, loader, opt
 
 
 # ----------------------------------------------------------------------------- calls
@@ -356,29 +461,34 @@ def run_call(call: dict[str, Any], namespace: dict[str, Any]) -> Any:
             layer = torch.nn.Linear(weight.shape[1], weight.shape[0])
         with torch.no_grad():
             layer.weight.copy_(weight)
+            if layer.bias is not None:  # small values a threshold on |w| would also remove
+                layer.bias.copy_(torch.linspace(0.05, 0.5, layer.bias.numel()))
         returned = fn(layer, spec["q"])
-        return {"weight": layer.weight, "returned_none": returned is None}
-    if mode in ("global_prune", "finetune"):
+        out = {"weight": layer.weight, "returned_none": returned is None}
+        return {**out, "bias": layer.bias} if layer.bias is not None else out
+    if mode == "global_prune":
         fn = find_name(namespace, call["func"])
         torch.manual_seed(0)
         net = tiny_net(torch, spec["weights"])
-        if mode == "global_prune":
-            fn(net, spec["q"])
-            return {"weights": weights_of(net)}
-        data = torch.utils.data.TensorDataset(
-            torch.tensor(spec["x"], dtype=torch.float32), torch.tensor(spec["y"]).long()
-        )
-        loader = torch.utils.data.DataLoader(data, batch_size=int(spec["batch_size"]))
-        opt = torch.optim.SGD(
-            net.parameters(),
-            lr=spec["lr"],
-            momentum=spec["momentum"],
-            weight_decay=spec["weight_decay"],
-        )
-        net.train()
+        fn(net, spec["q"])
+        return {"weights": weights_of(net), "others": other_parameters(net)}
+    if mode == "finetune":
+        fn = find_name(namespace, call["func"])
+        net, loader, opt = finetune_setup(torch, spec)
         returned = fn(net, loader, torch.nn.CrossEntropyLoss(), opt, prune=True)
         return {"weights": weights_of(net), "returned": returned}
     raise ValueError(f"unknown call mode {mode!r}")
+
+
+def _describe_exception(exc: BaseException) -> dict[str, str]:
+    """An exception as data; its own __str__ may misbehave, so that is guarded too."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)[:2000]
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+    except BaseException:  # a __str__ that raises: report the type only
+        text, tb = "(its message could not be shown)", ""
+    return {"error": f"{name}: {text}", "error_type": name, "traceback": tb[-4000:]}
 
 
 def call_child(call: dict[str, Any], index: int, namespace: dict[str, Any], out_dir: str) -> None:
@@ -399,13 +509,7 @@ def call_child(call: dict[str, Any], index: int, namespace: dict[str, Any], out_
         value = run_call(call, namespace)
         record = {"status": "ok", "value": encode(value)}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt count as the call failing
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        record = {
-            "status": "error",
-            "error": f"{type(exc).__name__}: {str(exc)[:2000]}",
-            "error_type": type(exc).__name__,
-            "traceback": "".join(tb[-6:])[-4000:],
-        }
+        record = {"status": "error", **_describe_exception(exc)}
     record["seconds"] = time.perf_counter() - started
     path = os.path.join(out_dir, "calls", f"{index}.json")
     with open(path + ".tmp", "w", encoding="utf-8") as fh:
@@ -414,70 +518,228 @@ def call_child(call: dict[str, Any], index: int, namespace: dict[str, Any], out_
     os._exit(0)
 
 
+# ----------------------------------------------------------------------------- world
+_MISSING = object()
+_BUILTIN_DICT = builtins.__dict__
+
+
+def snapshot_world() -> dict[str, Any]:
+    """What the harness relies on, before any student code ran (see PROTECTED_MODULES)."""
+    modules = {name: sys.modules[name] for name in PROTECTED_MODULES if name in sys.modules}
+    own = sys.modules.get(__name__)
+    dicts = [(m.__dict__, dict(m.__dict__)) for m in [*modules.values(), own] if m is not None]
+    classes = []
+    torch = modules.get("torch")
+    if torch is not None:
+        classes += [torch.Tensor, torch.nn.Module, torch.autograd.Function]
+    handlers = {}
+    for sig in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            handlers[sig] = signal.getsignal(sig)
+    return {
+        "builtins": dict(_BUILTIN_DICT),
+        "modules": modules,
+        "dicts": dicts,
+        "json_classes": [(cls, dict(vars(cls))) for cls in (json.JSONEncoder, json.JSONDecoder)],
+        "classes": [(cls, dict(vars(cls))) for cls in classes],
+        "handlers": handlers,
+        "recursion": sys.getrecursionlimit(),
+        "cwd": os.getcwd(),
+    }
+
+
+def restore_core(world: dict[str, Any]) -> None:
+    """Put back the builtins and the protected modules' attributes (run after every statement,
+    so that the loader's own code between statements is never the notebook's; plain dict
+    operations, builtins first, since everything else may have been rebound)."""
+    for key, value in world["builtins"].items():
+        if _BUILTIN_DICT.get(key, _MISSING) is not value:
+            _BUILTIN_DICT[key] = value
+    for name, module in world["modules"].items():
+        if sys.modules.get(name) is not module:
+            sys.modules[name] = module
+    for current, saved in world["dicts"]:
+        for key, value in saved.items():
+            if current.get(key, _MISSING) is not value:
+                current[key] = value
+    _restore_classes(world["json_classes"])
+
+
+def _restore_classes(classes: list[tuple[type, dict[str, Any]]]) -> None:
+    """Put back the classes' attributes, removing added ones: an attribute set on a subclass
+    (torch.autograd.Function.apply) hides the inherited one until it is deleted."""
+    for cls, saved in classes:
+        current = vars(cls)
+        for key in [k for k in current if k not in saved]:
+            with contextlib.suppress(Exception):
+                type.__delattr__(cls, key)
+        for key, value in saved.items():
+            if current.get(key, _MISSING) is not value:
+                with contextlib.suppress(Exception):
+                    type.__setattr__(cls, key, value)
+
+
+def restore_world(world: dict[str, Any], stdout: Any) -> None:
+    """Undo what top-level statements changed in the harness's world: restore_core, classes,
+    signal handlers and timers, recursion limit, tracing, stdout, working folder, torch modes."""
+    restore_core(world)
+    _restore_classes(world["classes"])
+    for sig, handler in world["handlers"].items():
+        with contextlib.suppress(Exception):
+            if signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
+    signal.alarm(0)
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        signal.setitimer(timer, 0)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    sys.setrecursionlimit(world["recursion"])
+    sys.settrace(None)
+    sys.setprofile(None)
+    sys.stdout = sys.stderr = stdout
+    with contextlib.suppress(OSError):  # a notebook may have taken its own permissions away
+        os.chmod(world["cwd"], 0o755)
+    os.chdir(world["cwd"])
+    torch = world["modules"].get("torch")
+    if torch is not None:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+
+
 # ----------------------------------------------------------------------------- loader
 def send(fd: int, event: dict[str, Any]) -> None:
     os.write(fd, (json.dumps(event) + "\n").encode())
 
 
-def loader(job: dict[str, Any], skip: set[int], done: set[int], fd: int, out_dir: str) -> None:
+def loader(
+    job: dict[str, Any], state: dict[str, Any], fd: int, ack_fd: int, out_dir: str, world: dict
+) -> None:
     """Run the notebook's statements, then each call in its own child. Never returns."""
     statements, _ = split_statements(job["cells"])
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    stdout = sys.stdout
     for k, stmt in enumerate(statements):
-        if k in skip:
+        if k in state["skip"]:
+            continue
+        if state["defs_only"] and not isinstance(stmt["tree"].body[0], DEFINITIONS_ONLY):
             continue
         send(fd, {"ev": "stmt_start", "k": k})
         try:
             code = compile(stmt["tree"], f"<cell {stmt['cell']}>", "exec")
             exec(code, namespace)
-            send(fd, {"ev": "stmt_end", "k": k, "ok": True})
+            end = {"ev": "stmt_end", "k": k, "ok": True}
         except BaseException as exc:
-            msg = f"{type(exc).__name__}: {str(exc)[:300]}"
-            send(fd, {"ev": "stmt_end", "k": k, "ok": False, "error": msg})
+            end = {"ev": "stmt_end", "k": k, "ok": False}
+            end["error"] = _describe_exception(exc)["error"][:300]
+        restore_core(world)
+        send(fd, end)
         if "torch" in sys.modules:
             cpu_only(sys.modules["torch"])
-    send(fd, {"ev": "ready"})
+    restore_world(world, stdout)
+    if os.getppid() == 1:
+        # In the sandbox the calls are made by a fresh child: threads the notebook started in
+        # this process (a thread that rewrites results, spins, holds locks) end with it. The
+        # supervisor (PID 1) adopts the child when this process exits. First the supervisor
+        # clears away the processes the notebook started, which may fill the process table.
+        send(fd, {"ev": "clear"})
+        os.read(ack_fd, 1)
+        reap_children()
+        runner = os.fork()
+        if runner != 0:
+            send(fd, {"ev": "ready", "pid": runner})
+            os._exit(0)
+        while os.getppid() != 1:  # speak only after "ready" was sent and this one adopted
+            time.sleep(0.0005)
+    else:
+        send(fd, {"ev": "ready"})
     for index, call in enumerate(job["calls"]):
-        if index in done:
+        if index in state["done"]:
             continue
         timeout = float(call.get("timeout", job.get("call_timeout", 10.0)))
         send(fd, {"ev": "call_start", "n": index, "timeout": timeout})
-        sys.stdout.flush()
-        pid = os.fork()
+        os.read(ack_fd, 1)  # the supervisor has cleared away other processes
+        reap_children()
+        stdout.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # out of processes even after the clearing
+            send(fd, {"ev": "call_end", "n": index, "status": f"not started: {exc}"})
+            continue
         if pid == 0:
-            call_child(call, index, namespace, out_dir)
+            try:
+                call_child(call, index, namespace, out_dir)
+            finally:
+                os._exit(1)
         status = wait_child(pid, timeout)
         send(fd, {"ev": "call_end", "n": index, "status": status})
     send(fd, {"ev": "loader_done"})
     os._exit(0)
 
 
+def reap_children() -> None:
+    """Collect children that have ended (processes the notebook started, killed since)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def wait_child(pid: int, timeout: float) -> str:
     """Wait for a call's process; kill its process group when it overruns its budget."""
     deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            if os.WIFSIGNALED(status):
-                return f"signal {os.WTERMSIG(status)}"
-            code = os.WEXITSTATUS(status)
-            return "exited" if code == 0 else f"exit {code}"
-        if time.monotonic() > deadline:
-            for target in (-pid, pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(target, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return "timeout"
-        time.sleep(0.002)
+    try:  # a pidfd becomes readable when the child exits: no polling delay
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.WIFSIGNALED(status):
+                    return f"signal {os.WTERMSIG(status)}"
+                code = os.WEXITSTATUS(status)
+                return "exited" if code == 0 else f"exit {code}"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                for target in (-pid, pid):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(target, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "timeout"
+            if pidfd is None:
+                time.sleep(0.002)
+            else:
+                select.select([pidfd], [], [], min(left, 0.5))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 # ----------------------------------------------------------------------------- supervisor
-def supervise(job_dir: str, work_dir: str, out_dir: str) -> None:
+def copy_in(source_dir: str, work_dir: str) -> None:
+    """Copy the staged submission into the private, writable work folder."""
+    for root, _dirs, files in os.walk(source_dir):
+        target = os.path.join(work_dir, os.path.relpath(root, source_dir))
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            source = os.path.join(root, name)
+            if os.path.isfile(source) and not os.path.islink(source):
+                shutil.copyfile(source, os.path.join(target, name))
+
+
+def supervise(job_dir: str, work_dir: str, out_dir: str, source_dir: str = "") -> None:
     """Start loaders until every statement and call has run, failed, or been skipped."""
     with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as fh:
         job = json.load(fh)
     for module in job.get("preimport", ["numpy"]):
         __import__(module)
+    if "torch" not in sys.modules and any("torch" in str(c.get("source")) for c in job["cells"]):
+        # Loaded once here rather than in every call's process (a function that imports
+        # torch inside would otherwise pay seconds per call, and time out).
+        with contextlib.suppress(ImportError):
+            __import__("torch")
     import random  # noqa: F401  (loaded once here, not in every call's process)
 
     if "numpy" in sys.modules:
@@ -485,9 +747,12 @@ def supervise(job_dir: str, work_dir: str, out_dir: str) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
         cpu_only(sys.modules["torch"])
+    if source_dir:
+        copy_in(source_dir, work_dir)
     os.makedirs(os.path.join(out_dir, "calls"), exist_ok=True)
     sys.path.insert(0, work_dir)
     os.chdir(work_dir)
+    world = snapshot_world()
     events = os.path.join(out_dir, "events.jsonl")
     with (
         open(events, "a", encoding="utf-8", buffering=1) as log,
@@ -497,26 +762,40 @@ def supervise(job_dir: str, work_dir: str, out_dir: str) -> None:
         for note in notes:
             log.write(json.dumps({"ev": "note", "text": note}) + "\n")
         log.write(json.dumps({"ev": "statements", "count": len(statements)}) + "\n")
-        state = {"skip": set(), "done": set(), "printed": 0}
-        restarts = 0
-        while restarts <= MAX_RESTARTS:
-            outcome = run_loader(job, statements, state, log, stdout_file, out_dir)
+        state: dict[str, Any] = {"skip": set(), "done": set(), "printed": 0, "defs_only": False}
+        restarts = losses = 0
+        while True:
+            outcome = run_loader(job, statements, state, log, stdout_file, out_dir, world)
             if outcome is None:
                 break
             restarts += 1
             where, index, reason = outcome
-            if where == "stmt":
+            if where == "stmt" and index not in state["skip"]:
                 state["skip"].add(index)
                 stmt = statements[index]
                 event = {"ev": "stmt_skipped", "k": index, "cell": stmt["cell"]}
                 event.update(line=stmt["line"], code=stmt["code"][:200], reason=reason)
-            elif where == "call":
+            elif where == "call" and index not in state["done"]:
                 state["done"].add(index)
                 event = {"ev": "call_lost", "n": index, "reason": reason}
             else:
+                losses += 1
                 event = {"ev": "loader_lost", "reason": reason}
             log.write(json.dumps(event) + "\n")
-            if where == "loader" and restarts >= 2:
+            if len(state["skip"]) == DEGRADE_AFTER and where == "stmt":
+                text = (
+                    f"{DEGRADE_AFTER} statements were skipped for hanging or ending the process: "
+                    "from then on each statement had 1 s"
+                )
+                log.write(json.dumps({"ev": "note", "text": text}) + "\n")
+            if len(state["skip"]) >= MAX_SKIPPED and not state["defs_only"]:
+                state["defs_only"] = True
+                text = (
+                    f"{MAX_SKIPPED} statements were skipped for hanging or ending the process: "
+                    "from then on only imports, functions and classes were run"
+                )
+                log.write(json.dumps({"ev": "note", "text": text}) + "\n")
+            if losses > MAX_LOADER_LOSSES:
                 break
         if state["printed"] > STDOUT_CAP:
             lost = state["printed"] - STDOUT_CAP
@@ -531,25 +810,34 @@ def run_loader(
     log: Any,
     stdout_file: Any,
     out_dir: str,
+    world: dict[str, Any],
 ) -> tuple[str, int, str] | None:
     """Run one loader to its end. None when it finished; else what it was doing when it
-    hung or died: ("stmt", k, reason), ("call", n, reason) or ("loader", -1, reason)."""
+    hung or died: ("stmt", k, reason), ("call", n, reason) or ("loader", -1, reason).
+
+    The loader runs student code, so its events are claims: they are accepted only in an
+    order the real loader could produce (a call ends only after it started, the loader is
+    done only when every call has ended)."""
     ev_read, ev_write = os.pipe()
     out_read, out_write = os.pipe()
+    ack_read, ack_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(ev_read)
-        os.close(out_read)
+        # The loader runs student code: it keeps only its own ends of the pipes, not the
+        # supervisor's files (events.jsonl, stdout.txt).
+        for fd in (ev_read, out_read, ack_write, log.fileno(), stdout_file.fileno()):
+            os.close(fd)
         os.dup2(out_write, 1)
         os.dup2(out_write, 2)
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
         sys.stderr = sys.stdout
         try:
-            loader(job, state["skip"], state["done"], ev_write, out_dir)
+            loader(job, state, ev_write, ack_read, out_dir, world)
         finally:
             os._exit(70)
     os.close(ev_write)
     os.close(out_write)
+    os.close(ack_read)
     budgets = job["budgets"]
     current: tuple[str, int, float] | None = None  # ("stmt"|"call", index, deadline)
     buffer = b""
@@ -557,6 +845,10 @@ def run_loader(
     reason = ""
     status: int | None = None
     open_fds = [ev_read, out_read]
+    # A real loader is never silent between statements and calls for long: a loader that
+    # falls silent outside a budgeted statement or call is treated as hanging.
+    idle_budget = max(10.0, float(budgets["run_all"]))
+    last_event = time.monotonic()
     while open_fds:
         if status is not None:
             timeout = 0.0
@@ -577,37 +869,77 @@ def run_loader(
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
             event = parse_event(line)
-            if event is None:
+            if event is None or event["ev"] not in LOADER_EVENTS:
                 continue
-            log.write(json.dumps(event) + "\n")
+            last_event = time.monotonic()
             kind, ident = event["ev"], event.get("n", event.get("k", -1))
-            if kind == "stmt_start" and 0 <= ident < len(statements):
-                budget = budgets["run_all" if statements[ident]["role"] else "untagged"]
-                current = ("stmt", ident, time.monotonic() + float(budget))
-            elif kind == "call_start" and 0 <= ident < len(job["calls"]):
+            if kind == "stmt_start":
+                if not 0 <= ident < len(statements) or ident in state["skip"]:
+                    continue
+                budget = float(budgets["run_all" if statements[ident]["role"] else "untagged"])
+                if len(state["skip"]) >= DEGRADE_AFTER:
+                    budget = min(budget, 1.0)
+                current = ("stmt", ident, time.monotonic() + budget)
+                continue  # routine: not logged
+            if kind == "stmt_end":
+                if current is None or current[:2] != ("stmt", ident):
+                    continue
+                current = None
+                if event.get("ok") is True:
+                    continue
+            elif kind == "call_start":
+                if not 0 <= ident < len(job["calls"]) or ident in state["done"]:
+                    continue
                 grace = float(job["calls"][ident].get("timeout", 10.0)) + 2.0
                 current = ("call", ident, time.monotonic() + grace)
+                kill_strays(keep=pid)
+                with contextlib.suppress(OSError):
+                    os.write(ack_write, b"k")
             elif kind == "call_end":
+                if current is None or current[:2] != ("call", ident):
+                    continue
                 state["done"].add(ident)
                 current = None
-            elif kind in ("stmt_end", "ready"):
-                current = None
+            elif kind == "clear":
+                if current is None:
+                    kill_strays(keep=pid)
+                with contextlib.suppress(OSError):
+                    os.write(ack_write, b"k")
+                continue  # routine: not logged
+            elif kind == "ready":
+                if current is not None:
+                    continue
+                runner = event.get("pid")
+                if isinstance(runner, int) and runner > 1 and os.getpid() == 1:
+                    pid, status = runner, None  # the calls' process; the loader has ended
             elif kind == "loader_done":
+                if len(state["done"]) < len(job["calls"]):
+                    continue
                 finished = True
+            log.write(json.dumps(event) + "\n")
         if finished or (status is not None and not ready):
             break
         if current is not None and time.monotonic() > current[2]:
             reason = "ran past its time budget"
             break
+        if current is None and status is None and time.monotonic() - last_event > idle_budget:
+            reason = "stopped reporting (the loader hung outside any statement or call)"
+            break
         if status is None:
-            exited, code = os.waitpid(pid, os.WNOHANG)
+            try:
+                exited, code = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # the runner, not adopted yet: its parent is ending
+                exited, code = 0, 0
             if exited:
                 status = code  # drain what it wrote, then stop
     if status is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    for fd in open_fds:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # a runner whose parent had not ended yet
+            status = signal.SIGKILL
+    for fd in [*open_fds, ack_write]:
         os.close(fd)
     kill_leftovers()
     if finished:
@@ -632,9 +964,45 @@ def parse_event(line: bytes) -> dict[str, Any] | None:
     if not isinstance(event, dict) or not isinstance(event.get("ev"), str):
         return None
     for key in ("n", "k"):
-        if key in event and not isinstance(event[key], int):
+        if key in event and (not isinstance(event[key], int) or isinstance(event[key], bool)):
             return None
     return event
+
+
+def _sandbox_pids(keep: int) -> list[int]:
+    """Every process of the sandbox except the supervisor (PID 1) and `keep`."""
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and int(entry) not in (1, keep)
+    ]
+
+
+def kill_strays(keep: int) -> None:
+    """Before a call: kill what the notebook or earlier calls left running (not the loader).
+
+    Only as PID 1 of the sandbox's own PID namespace, where /proc lists exactly the sandbox's
+    processes; the killed processes are reaped by their parents or, orphaned, by us.
+    """
+    if os.getpid() != 1:
+        return
+    targets = _sandbox_pids(keep)
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 1.0
+    for pid in targets:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[-1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in (b"Z", b"X"):
+                break
+            time.sleep(0.001)
 
 
 def kill_leftovers() -> None:
@@ -644,10 +1012,9 @@ def kill_leftovers() -> None:
     /proc; outside one (the unsandboxed fallback) it leaves others alone.
     """
     if os.getpid() == 1:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != 1:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(entry), signal.SIGKILL)
+        for pid in _sandbox_pids(keep=1):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
     flags = 0 if os.getpid() == 1 else os.WNOHANG
     while True:
         try:
@@ -661,4 +1028,4 @@ def kill_leftovers() -> None:
 if __name__ == "__main__":
     # argv: JOB_DIR WORK_DIR OUT_DIR SITE_DIRS (os.pathsep-joined site-packages to import from)
     sys.path.extend(p for p in sys.argv[4].split(os.pathsep) if p)
-    supervise(sys.argv[1], sys.argv[2], sys.argv[3])
+    supervise(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5] if len(sys.argv) > 5 else "")

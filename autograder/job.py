@@ -23,7 +23,7 @@ def encode_input(value: Any) -> Any:
     if isinstance(value, Rng):
         return {"__rng__": int(value.seed)}
     if isinstance(value, np.ndarray | np.generic):
-        array = np.ascontiguousarray(value)
+        array = np.ascontiguousarray(value).reshape(np.shape(value))  # numpy scalars stay 0-d
         return {
             "__ndarray__": base64.b64encode(array.tobytes()).decode("ascii"),
             "dtype": array.dtype.str,

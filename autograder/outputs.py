@@ -27,6 +27,12 @@ class BadOutput(ValueError):
     """The harness output is not well-formed data."""
 
 
+def clean_text(text: str) -> str:
+    """`text` without lone surrogates (valid JSON, but they cannot be written as UTF-8, so a
+    message holding one would stop the grader while it writes feedback)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass
 class CallResult:
     """What became of one call: status is ok, error, missing, timeout, crashed or not_run."""
@@ -55,7 +61,9 @@ def decode_value(data: Any, depth: int = 0) -> Any:
     """Turn the harness's JSON encoding back into values (see harness.encode)."""
     if depth > 40:
         raise BadOutput("value nested too deeply")
-    if data is None or isinstance(data, bool | int | float | str):
+    if isinstance(data, str):
+        return clean_text(data)
+    if data is None or isinstance(data, bool | int | float):
         return data
     if isinstance(data, list):
         return [decode_value(v, depth + 1) for v in data]
@@ -66,10 +74,11 @@ def decode_value(data: Any, depth: int = 0) -> Any:
     if "__tuple__" in data:
         return tuple(decode_value(v, depth + 1) for v in _list(data["__tuple__"]))
     if "__float__" in data:
-        text = str(data["__float__"])
-        if text not in ("nan", "inf", "-inf"):
-            raise BadOutput(f"bad float tag {text!r}")
-        return float(text)
+        text = str(data["__float__"])[:40]
+        try:
+            return float(text)  # nan, inf, -inf, or an integer too large for JSON's ints
+        except ValueError:
+            raise BadOutput(f"bad float tag {text!r}") from None
     if "__dict__" in data:
         out = {}
         for pair in _list(data["__dict__"]):
@@ -137,7 +146,9 @@ def _events(out_dir: Path) -> list[dict[str, Any]]:
             except ValueError:
                 continue
             if isinstance(event, dict) and isinstance(event.get("ev"), str):
-                events.append(event)
+                events.append(
+                    {k: clean_text(v) if isinstance(v, str) else v for k, v in event.items()}
+                )
     return events
 
 
@@ -189,9 +200,9 @@ def _call_result(
             seconds = float(seconds) if isinstance(seconds, int | float) else None
             if record.get("status") == "ok":
                 return CallResult("ok", decode_value(record.get("value")), seconds=seconds)
-            error = str(record.get("error", ""))[:3000]
+            error = clean_text(str(record.get("error", ""))[:3000])
             status = "missing" if record.get("error_type") == MISSING_NAME else "error"
-            tb = str(record.get("traceback", ""))[:4000]
+            tb = clean_text(str(record.get("traceback", ""))[:4000])
             return CallResult(status, error=error, traceback=tb, seconds=seconds)
         except (BadOutput, ValueError, OSError, RecursionError) as exc:
             return CallResult("crashed", error=f"its result could not be read: {exc}")
@@ -208,6 +219,8 @@ def _call_result(
         return CallResult("crashed", error="it ended its process without returning (os._exit?)")
     if status is not None and status.startswith("exit"):
         return CallResult("crashed", error=f"it ended the process itself ({status})")
+    if status is not None and status.startswith("not started"):
+        return CallResult("crashed", error=f"its process could not be started ({status[:200]})")
     if n in started:
         return CallResult("crashed", error="it started but never reported back")
     return CallResult("not_run", error="it was never called: the notebook run did not get there")

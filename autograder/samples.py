@@ -7,13 +7,17 @@ header line:
 
 `replaces` names the functions or classes it swaps into the solution (in the notebook, or in
 the file given by `in=FP_layers.py`); `expect_lost` names the checks that must lose points,
-and no other check may. The module docstring says which mistake it makes.
+and no other check may (none: the sample must get full marks). `message_contains="text"`
+(repeatable) is text the feedback of the lost checks must contain. Values with spaces are
+quoted as in a shell; other `key=value` fields are kept in `fields` for the tools that use
+them. The module docstring says which mistake it makes.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +39,27 @@ class Sample:
     target: str | None
     expect_lost: tuple[str, ...]
     description: str
+    message_contains: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def field(self, key: str, default: str | None = None) -> str | None:
+        """The value of another header field, e.g. sample.field("build")."""
+        return dict(self.fields).get(key, default)
 
 
 def _definition(source: str, name: str) -> tuple[int, int] | None:
-    """0-based [start, end) line range of the top-level def/class `name`, decorators included."""
+    """0-based [start, end) line range of the top-level def/class `name`, decorators included,
+    or of a top-level assignment to `name` (TF_ANSWERS = {...})."""
     for node in ast.parse(source).body:
         kinds = ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef
         if isinstance(node, kinds) and node.name == name:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
             return start - 1, node.end_lineno
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return node.lineno - 1, node.end_lineno
     return None
 
 
@@ -63,27 +79,48 @@ def replace_definition(source: str, name: str, new: str) -> str:
     return "".join(lines[: span[0]]) + new.rstrip("\n") + "\n" + "".join(lines[span[1] :])
 
 
-def load(path: Path, assignment: str) -> Sample:
+def parse_header(text: str, header: str = HEADER) -> list[tuple[str, str]]:
+    """The key=value items of the first line starting with `header`, in order."""
+    line = next((line for line in text.splitlines() if line.startswith(header)), None)
+    if line is None:
+        raise ValueError(f"no '{header}' line")
+    items = []
+    for item in shlex.split(line[len(header) :]):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"header item {item!r} is not key=value")
+        items.append((key, value))
+    return items
+
+
+def load(path: Path, assignment: str, header: str = HEADER) -> Sample:
     text = path.read_text(encoding="utf-8")
-    header = next((line for line in text.splitlines() if line.startswith(HEADER)), None)
-    if header is None:
-        raise ValueError(f"{path}: no '{HEADER}' line")
-    fields = dict(item.split("=", 1) for item in header[len(HEADER) :].split())
+    try:
+        items = parse_header(text, header)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    fields = dict(items)
     doc = ast.get_docstring(ast.parse(text)) or ""
+    known = ("replaces", "in", "expect_lost", "message_contains")
     return Sample(
         name=path.stem,
         assignment=assignment,
         path=path,
-        replaces=tuple(fields["replaces"].split(",")),
+        replaces=tuple(x for x in fields.get("replaces", "").split(",") if x),
         target=fields.get("in"),
         expect_lost=tuple(x for x in fields.get("expect_lost", "").split(",") if x),
         description=doc.splitlines()[0] if doc else "",
+        message_contains=tuple(v for k, v in items if k == "message_contains"),
+        fields=tuple((k, v) for k, v in items if k not in known),
     )
 
 
-def samples(assignment: str) -> list[Sample]:
-    folder = SAMPLES / assignment
-    return [load(p, assignment) for p in sorted(folder.glob("*.py"))] if folder.is_dir() else []
+def samples(assignment: str, root: Path = SAMPLES, header: str = HEADER) -> list[Sample]:
+    """The samples of an assignment under root/<assignment>/ (samples/ by default)."""
+    folder = root / assignment
+    if not folder.is_dir():
+        return []
+    return [load(p, assignment, header) for p in sorted(folder.glob("*.py"))]
 
 
 def swap_in_notebook(notebook: Path, name: str, new: str) -> None:

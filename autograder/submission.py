@@ -22,6 +22,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
 MAX_SOURCE_CHARS = 5_000_000
+MAX_CODE_CELLS = 20_000
 ROLES = ("answer", "setup", "public-check", "experiment", "written")
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
 
@@ -137,7 +138,8 @@ def _flatten_single_folder(dest: Path) -> None:
     """A zip of a folder unpacks into that folder: use its contents as the submission."""
     entries = [p for p in dest.iterdir()]
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        inner = entries[0]
+        # Moved aside first: the folder may hold an entry of its own name (sub/sub).
+        inner = entries[0].rename(dest / f".effdl-unpacked-{entries[0].name}")
         for child in inner.iterdir():
             child.rename(dest / child.name)
         inner.rmdir()
@@ -172,9 +174,9 @@ def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], 
         notes.append(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB: not read")
         return [], {}
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark, as some editors write, is fine
     except UnicodeDecodeError:
-        text = raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8-sig", "replace")
         notes.append("the notebook is not valid UTF-8: undecodable bytes were replaced")
     try:
         data = json.loads(text)
@@ -195,6 +197,11 @@ def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], 
         if not isinstance(source, str):
             continue
         chars += len(source)
+        if len(cells) >= MAX_CODE_CELLS:
+            notes.append(
+                f"the notebook has over {MAX_CODE_CELLS} code cells: cells from {index} on were not read"
+            )
+            break
         if chars > MAX_SOURCE_CHARS:
             notes.append(
                 f"the notebook holds over {MAX_SOURCE_CHARS} characters of code: cells "

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib.util
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -109,9 +110,22 @@ def version_of(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-@functools.cache
+_LOADING = threading.Lock()
+
+
 def load(assignment: str) -> CheckSuite:
-    """The check suite of an assignment (imported once per process)."""
+    """The check suite of an assignment (imported once per process, thread-safe).
+
+    Threads grading side by side all ask for the suite; without the lock a second thread
+    could find a check module in sys.modules before the first finished executing it, and grade
+    with the checks defined so far.
+    """
+    with _LOADING:
+        return _load(assignment)
+
+
+@functools.cache
+def _load(assignment: str) -> CheckSuite:
     info = assignments.get(assignment)
     files = sorted(info.checks_dir.glob("test_*.py"))
     if not files:

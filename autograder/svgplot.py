@@ -49,6 +49,8 @@ def line_plot(
             with np.errstate(divide="ignore", invalid="ignore"):
                 y = np.log10(np.maximum(np.abs(y), 1e-300))
         curves.append((label, y))
+    # Values a page can draw: finite, and small enough that hi - lo cannot overflow.
+    curves = [(label, np.where(np.abs(y) <= 1e300, y, np.nan)) for label, y in curves]
     finite = np.concatenate([c[1][np.isfinite(c[1])] for c in curves] or [np.zeros(1)])
     if finite.size == 0:
         finite = np.zeros(1)

@@ -47,6 +47,17 @@ def tie_tol(values: np.ndarray) -> float:
     return 1e-9 * max(1.0, float(np.max(np.abs(values)))) if np.size(values) else 1e-9
 
 
+def step_matches(
+    got: np.ndarray, candidate: np.ndarray, prev: np.ndarray, rtol: float, atol: float
+) -> bool:
+    """Whether one step landed on `candidate`: |got - candidate| <= atol + rtol * (|candidate|
+    + |prev|). The error of computing a step grows with the operands, not the result: when an
+    entry crosses zero, W[k+1] is small but carries the rounding of W[k] (float32 students)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(got - candidate) <= atol + rtol * (np.abs(candidate) + np.abs(prev))
+    return bool(np.all(ok | (got == candidate)))
+
+
 def first_bad_step(
     W_hist: np.ndarray, step: Step, rtol: float, atol: float
 ) -> tuple[int, list[np.ndarray]] | None:
@@ -54,7 +65,7 @@ def first_bad_step(
     for k in range(W_hist.shape[0] - 1):
         candidates = step(W_hist[k])
         got = W_hist[k + 1]
-        if not any(bool(np.all(close_mask(got, c, rtol, atol))) for c in candidates):
+        if not any(step_matches(got, c, W_hist[k], rtol, atol) for c in candidates):
             return k, candidates
     return None
 
@@ -74,16 +85,16 @@ def check_trajectory(
     `mistakes` are (cause, wrong step) pairs: when the bad step matches a wrong step taken
     from the same iterate, the feedback names the cause.
     """
-    if not bool(np.all(close_mask(W_hist[0], start, rtol, atol))):
-        raise CheckFailure(
-            f"{what}: the first row should be the starting point {fmt(start)}, got "
-            f"{fmt(W_hist[0])}. Record W before the first update."
-        )
     if W_hist.shape[0] > 2 and np.all(W_hist == W_hist[-1]) and np.any(W_hist[-1] != start):
         raise CheckFailure(
             f"{what}: every row is the same vector {fmt(W_hist[-1])}, the final one.\n"
             "  Likely cause: the history holds references to one array that was updated in "
             "place; append a copy (W.copy()) at every step."
+        )
+    if not bool(np.all(close_mask(W_hist[0], start, rtol, atol))):
+        raise CheckFailure(
+            f"{what}: the first row should be the starting point {fmt(start)}, got "
+            f"{fmt(W_hist[0])}. Record W before the first update."
         )
     bad = first_bad_step(W_hist, step, rtol, atol)
     if bad is None:
@@ -104,12 +115,36 @@ def check_trajectory(
     ]
     if k > 0:
         lines.append(f"  rows 0..{k} were right.")
-    for cause, wrong in mistakes:
-        try:
-            wrong_candidates = wrong(prev)
-        except Exception:  # a mistake that cannot run from this iterate cannot match
-            continue
-        if any(bool(np.all(close_mask(got, c, rtol, atol))) for c in wrong_candidates):
-            lines.append(f"  Likely cause: {cause}")
-            break
+    cause = _likely_cause(W_hist, k, mistakes, rtol, atol)
+    if cause:
+        lines.append(f"  Likely cause: {cause}")
     raise CheckFailure("\n".join(lines))
+
+
+def _explains(wrong: Step, prev: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> bool:
+    try:
+        candidates = wrong(prev)
+    except Exception:  # a mistake that cannot run from this iterate cannot match
+        return False
+    return any(step_matches(got, c, prev, rtol, atol) for c in candidates)
+
+
+def _likely_cause(
+    W_hist: np.ndarray, k: int, mistakes: Sequence[tuple[str, Step]], rtol: float, atol: float
+) -> str:
+    """The known mistake that explains the most consecutive steps from the first bad one.
+
+    Two mistakes can give the same first step (from W = 0 many terms vanish), so each is
+    followed for up to 25 steps from the student's own iterates; ties go to the first listed.
+    """
+    best, best_run = "", 0
+    last = min(W_hist.shape[0] - 1, k + 25)
+    for cause, wrong in mistakes:
+        run = 0
+        for j in range(k, last):
+            if not _explains(wrong, W_hist[j], W_hist[j + 1], rtol, atol):
+                break
+            run += 1
+        if run > best_run:
+            best, best_run = cause, run
+    return best

@@ -125,6 +125,11 @@ def test_loss_and_grad(sub: Sub) -> None:
                     "the square is missing or the sum is of |errors|.",
                     lambda w=w, A=A, b=b: np.sum(np.abs(A @ w - b)),
                 ),
+                Mistake(
+                    "y was kept as an (n, 1) column, so X W - y broadcast to an (n, n) "
+                    "matrix; use vectors of shape (n,).",
+                    lambda w=w, A=A, b=b: np.sum((A @ w - b.reshape(-1, 1)) ** 2),
+                ),
             ],
         )
         assert_close(

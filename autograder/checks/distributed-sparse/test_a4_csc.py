@@ -7,6 +7,8 @@ consistently.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from autograder.checking import Call, Sub, check
@@ -26,7 +28,9 @@ def _probe(seed: int, shape: tuple[int, int], density: float) -> np.ndarray:
 
 PROBES = [(_probe(1, (12, 6), 0.25), 1), (_probe(2, (16, 5), 0.2), 3), (_probe(3, (20, 4), 0.1), 2)]
 FORMULA_CASES = [(4, 4, 3), (6, 5, 10), (8, 8, 100), (3, 7, 0)]
-MAXK_CASES = [(4, 4), (6, 5), (8, 8), (10, 6)]
+# (7, 0) with the final pointer entry and (4, 4) without it are cases where some K makes CSC
+# exactly as large as dense: they tell "strictly smaller" from "at most as large".
+MAXK_CASES = [(4, 4), (6, 5), (8, 8), (10, 6), (7, 0)]
 
 
 def _matrix(obj) -> tuple[np.ndarray, dict]:
@@ -244,23 +248,74 @@ def test_storage(sub: Sub) -> None:
 
 
 # --------------------------------------------------------------------------- A4.3
-def _consistent(sub: Sub, prefix: str, cases, fn, what: str) -> None:
-    """Every call matches fn(*case, final_pointer=c) for one convention c used throughout."""
+def _consistent(sub: Sub, prefix: str, cases, fn, what: str, mistakes=()) -> None:
+    """Every call matches fn(*case, final_pointer=c) for one convention c used throughout.
+
+    `mistakes` are (cause, wrong fn) pairs, tried under both conventions to name the cause.
+    """
     got = []
     for i, case in enumerate(cases):
         value = sub.value(f"{prefix}.{i}")
         got.append(float(as_array(value, f"{what}{case}", ())))
-    for final in (True, False):
-        want = [fn(*case, final_pointer=final) for case in cases]
-        if all(np.isclose(g, w, rtol=1e-9, atol=1e-9) for g, w in zip(got, want, strict=True)):
-            return
+
+    def matches(f) -> bool:
+        for final in (True, False):
+            with contextlib.suppress(Exception):
+                want = [f(*case, final_pointer=final) for case in cases]
+                if all(np.isclose(g, w, rtol=1e-9, atol=1e-9) for g, w in zip(got, want)):
+                    return True
+        return False
+
+    if matches(fn):
+        return
     lines = [f"{what}: the values match neither convention used consistently."]
     for case, g in zip(cases, got, strict=True):
         lines.append(
             f"  {what}{case}: got {g:g}; expected {fn(*case, final_pointer=True)} with "
             f"the final pointer entry or {fn(*case, final_pointer=False)} without it"
         )
+    cause = next((cause for cause, wrong in mistakes if matches(wrong)), "")
+    if cause:
+        lines.append(f"  Likely cause: {cause}")
     raise CheckFailure("\n".join(lines))
+
+
+def _pointer_bits(M: int, N: int, final_pointer: bool) -> int:
+    return (2**N + 1) * (M + N + 1) if final_pointer else 2**N * (M + N)
+
+
+FORMULA_MISTAKES = [
+    (
+        "only the 4-bit values were counted: every stored entry also has a 4-bit relative "
+        "index, so entries cost 8 K 2^N bits.",
+        lambda M, N, K, final_pointer: 4 * K * 2**N + _pointer_bits(M, N, final_pointer),
+    ),
+    (
+        "the column pointers were left out of the total.",
+        lambda M, N, K, final_pointer: 8 * K * 2**N,
+    ),
+    (
+        "the pointer width is one bit short: a pointer must hold values up to 2^(M+N), "
+        "which takes M + N + 1 bits.",
+        lambda M, N, K, final_pointer: (
+            8 * K * 2**N + (2**N + 1 if final_pointer else 2**N) * (M + N)
+        ),
+    ),
+]
+
+
+def _max_k_mistakes():
+    def not_strict(M, N, final_pointer):
+        dense = 4 * 2 ** (M + N)
+        return (dense - ref.csc_size_formula(M, N, 0, final_pointer)) // (8 * 2**N)
+
+    return [
+        (
+            "K was allowed to make CSC exactly as large as dense (<=); it must be strictly "
+            "smaller (<).",
+            not_strict,
+        )
+    ]
 
 
 @check(
@@ -272,7 +327,14 @@ def _consistent(sub: Sub, prefix: str, cases, fn, what: str) -> None:
     function="csc_size_formula",
 )
 def test_formula(sub: Sub) -> None:
-    _consistent(sub, "a4.formula", FORMULA_CASES, ref.csc_size_formula, "csc_size_formula")
+    _consistent(
+        sub,
+        "a4.formula",
+        FORMULA_CASES,
+        ref.csc_size_formula,
+        "csc_size_formula",
+        FORMULA_MISTAKES,
+    )
 
 
 @check(
@@ -284,4 +346,4 @@ def test_formula(sub: Sub) -> None:
     function="csc_max_K",
 )
 def test_max_k(sub: Sub) -> None:
-    _consistent(sub, "a4.maxk", MAXK_CASES, ref.csc_max_K, "csc_max_K")
+    _consistent(sub, "a4.maxk", MAXK_CASES, ref.csc_max_K, "csc_max_K", _max_k_mistakes())

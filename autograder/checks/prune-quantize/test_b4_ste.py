@@ -107,7 +107,26 @@ def _forward_problem(sub: Sub, name: str) -> str:
         return ""
     want = _expected(w, bit, sym)
     mistakes = _mistakes(w, bit, sym)
-    return mismatch_message(got.reshape(-1), want.reshape(-1), RTOL, ATOL, what, mistakes)
+    message = mismatch_message(got.reshape(-1), want.reshape(-1), RTOL, ATOL, what, mistakes)
+    if "Likely cause" not in message:
+        hint = _guard_hint(got, w, bit)
+        message += f"\n  Likely cause: {hint}" if hint else ""
+    return message
+
+
+def _guard_hint(got: np.ndarray, w: np.ndarray, bit) -> str:
+    """What a wrong result of a guard case (or a NaN anywhere) usually means."""
+    if np.isnan(got).any() or np.isinf(got).any():
+        return (
+            "a division by zero: when all nonzero weights are equal, alpha = max - min = 0 "
+            "(and with no nonzero weight at all there is no range); return w unchanged (or "
+            "zeros for an all-zero tensor) before dividing."
+        )
+    if bit is None:
+        return "bit=None means full precision: return w unchanged."
+    if bit == 0:
+        return "bit=0 means no bits at all: every weight becomes 0."
+    return ""
 
 
 def _plain(w, bit, sym, zero_mask: str = "keep", n_off: int = 0, scale_back: bool = True):
@@ -154,7 +173,17 @@ def _mistakes(w, bit, sym) -> list[Mistake]:
             "the rounded value was not scaled back (wq = alpha * R + beta).",
             lambda: _plain(w, bit, sym, scale_back=False),
         ),
+        Mistake(
+            "symmetric mode has n = 2^(bit-1) - 1 levels on each side of zero; "
+            "2^bit - 1 were used.",
+            lambda: _plain(w, bit, sym, n_off=2 ** (bit - 1)) if sym else _not_this_case(),
+        ),
     ]
+
+
+def _not_this_case():
+    """For a mistake that does not apply to a case: likely_cause skips mistakes that raise."""
+    raise ValueError("this mistake does not apply here")
 
 
 def _score(sub: Sub, group: str) -> None:

@@ -1,0 +1,25 @@
+"""Stores each entry's absolute row index instead of the zeros since the previous entry (A4.1)."""
+# effdl-sample: replaces=csc_encode expect_lost=a4.csc_encode message_contains="absolute row"
+
+import numpy as np
+
+
+def csc_encode(M, index_bits, n_pe=1, pe=0):
+    M = np.asarray(M, dtype=float)
+    cap = 2**index_bits - 1
+    v, z, p = [], [], [0]
+    for j in range(M.shape[1]):
+        zeros = 0
+        for row, value in enumerate(M[pe::n_pe, j]):
+            if value == 0:
+                zeros += 1
+                continue
+            while zeros > cap:
+                v.append(0.0)
+                z.append(cap)
+                zeros -= cap + 1
+            v.append(value)
+            z.append(row)
+            zeros = 0
+        p.append(len(v))
+    return np.array(v), np.array(z), np.array(p)

@@ -1,0 +1,12 @@
+"""Sums the worker gradients instead of averaging them (HOMEWORK's list) (A2.2)."""
+# effdl-sample: replaces=server_step expect_lost=a2.server_step,a2.train_plain,a2.train_terngrad,a2.train_clip,a2.train_tern_clip message_contains="summed" quick=1
+
+import numpy as np
+
+
+def server_step(W, grads, lr):
+    W = np.asarray(W, dtype=float).reshape(-1)
+    total = np.zeros_like(W)
+    for g in grads:
+        total += np.asarray(g, dtype=float).reshape(-1)
+    return W - lr * total

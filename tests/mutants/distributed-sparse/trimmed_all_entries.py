@@ -1,0 +1,9 @@
+"""Trimmed L1 that soft-thresholds every entry, like plain L1 (HOMEWORK's list) (A3.5)."""
+# effdl-sample: replaces=trimmed_soft_threshold expect_lost=a3.trimmed_soft_threshold,a3.train_trimmed,a3.extra_two_points message_contains="every entry was thresholded" quick=1
+
+import numpy as np
+
+
+def trimmed_soft_threshold(v, t, n_trim=3):
+    v = np.asarray(v, dtype=float).reshape(-1)
+    return np.sign(v) * np.clip(np.abs(v) - t, 0.0, None)

@@ -1,0 +1,33 @@
+"""Uses n = 2^bit steps instead of 2^bit - 1: one level too many (B4(a))."""
+# effdl-sample: replaces=STE in=FP_layers.py expect_lost=b4.ste_forward,b4.ste_zeros message_contains="2^bit levels"
+
+import torch
+
+
+class STE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w, bit, symmetric=False):
+        if bit is None:
+            return w
+        if bit == 0:
+            return torch.zeros_like(w)
+        nonzero = w != 0
+        if not bool(nonzero.any()):
+            return torch.zeros_like(w)
+        kept = w[nonzero]
+        if symmetric:
+            alpha = kept.abs().max()
+            n = 2 ** (bit - 1) - 1
+            wq = alpha * torch.round(n * w / alpha) / n
+        else:
+            beta = kept.min()
+            alpha = kept.max() - beta
+            if alpha == 0:
+                return w.clone()
+            n = 2**bit
+            wq = alpha * torch.round(n * (w - beta) / alpha) / n + beta
+        return torch.where(nonzero, wq, torch.zeros_like(wq))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, None, None
