@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 
 # bubblewrap is the grader's sandbox. Without it the grader still works, says so loudly,
 # and marks its results unsandboxed, so a failed install here is a warning, not an error.
+# chromium renders the feedback and report pages in tests/test_browser.py (skipped, with the
+# reason, where it is missing).
 system-deps:
 	@bash scripts/install-system-deps.sh
 

@@ -30,6 +30,11 @@ def _cmd_key(args: argparse.Namespace) -> int:
             f"no numeric answer key for {args.assignment!r}: only 'distributed-sparse' has one"
         )
     course = load_course(args.course)
+    if args.student and course.secret is None:
+        raise UsageError(
+            "--student needs the course secret that makes the variants: pass --course "
+            "course.toml (with [course] secret = ...) or set EFFDL_COURSE"
+        )
     variant = distributed_sparse_variant(course.secret, args.student)
     key = distributed_sparse_key(variant)
     if args.json:
@@ -42,16 +47,24 @@ def _cmd_key(args: argparse.Namespace) -> int:
 def _cmd_lab(args: argparse.Namespace) -> int:
     from effdl.train.lab import run_prune_quantize_lab
 
-    run_prune_quantize_lab(
-        data=args.data, checkpoint=args.checkpoint, quick=args.quick, out_dir=Path(args.out)
-    )
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
+    try:
+        run_prune_quantize_lab(
+            data=args.data, checkpoint=args.checkpoint, quick=args.quick, out_dir=Path(args.out)
+        )
+    except (FileNotFoundError, ValueError) as exc:  # CIFAR-10 missing, bad --data spec
+        raise UsageError(str(exc)) from exc
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from effdl.train.lab import train_dense
 
-    train_dense(data=args.data, out=Path(args.out), epochs=args.epochs, quick=args.quick)
+    try:
+        train_dense(data=args.data, out=Path(args.out), epochs=args.epochs, quick=args.quick)
+    except (FileNotFoundError, ValueError) as exc:  # CIFAR-10 missing, bad --data spec
+        raise UsageError(str(exc)) from exc
     return 0
 
 
@@ -59,6 +72,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from autograder.assignments import UnknownAssignment
     from autograder.gradecmd import grade_paths
 
+    if args.class_dir is not None:
+        return _cmd_grade_class(args)
+    if args.gradebook or args.workers is not None or args.regrade or args.times:
+        raise UsageError("--gradebook, --workers, --regrade and --times go with --class DIR")
+    if not args.paths:
+        raise UsageError("give the submissions to grade: PATH... or --class DIR")
     if args.student and len(args.paths) != 1:
         raise UsageError("--student names one student: give exactly one PATH with it")
     missing = [p for p in args.paths if not Path(p).exists()]
@@ -74,6 +93,101 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         )
     except UnknownAssignment as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _class_errors() -> tuple[type[Exception], ...]:
+    """Errors of the class-grading commands that are the user's input, not a bug."""
+    from autograder.assignments import UnknownAssignment
+    from autograder.batch import BatchError
+    from autograder.exports import ExportError
+    from autograder.gradebook import GradebookError
+    from autograder.late import LateError
+    from autograder.manual import ManualError
+
+    return (UnknownAssignment, BatchError, ExportError, GradebookError, LateError, ManualError)
+
+
+def _cmd_grade_class(args: argparse.Namespace) -> int:
+    from autograder.batch import format_summary, grade_class
+
+    if args.paths or args.student:
+        raise UsageError("give either PATH... (with --student) or --class DIR, not both")
+    if not args.gradebook:
+        raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
+    try:
+        summary = grade_class(
+            Path(args.class_dir),
+            args.assignment,
+            Path(args.gradebook),
+            Path(args.out),
+            workers=args.workers or 1,
+            regrade=args.regrade,
+            course_path=args.course,
+            times_csv=Path(args.times) if args.times else None,
+        )
+    except _class_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(format_summary(summary, Path(args.gradebook), Path(args.out)))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    try:
+        page = write_report(Path(args.gradebook), args.assignment, Path(args.out), args.course)
+    except _class_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"class report: {page}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from autograder import exports
+
+    try:
+        if args.target == "csv":
+            if not args.gradebook:
+                raise UsageError("export csv needs --gradebook PATH")
+            text = exports.export_csv(
+                Path(args.gradebook), args.assignment, args.format, args.course, args.title
+            )
+            if args.out:
+                exports.write_new(Path(args.out), text, args.force)
+                print(f"wrote {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+        else:
+            if not args.out:
+                raise UsageError("export gradescope needs --out FILE.zip")
+            exports.gradescope_zip(args.assignment, Path(args.out), args.course, args.force)
+            print(f"wrote {args.out}: upload it as the Gradescope autograder")
+    except _class_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
+def _cmd_manual(args: argparse.Namespace) -> int:
+    from autograder import manual
+
+    try:
+        if args.action == "export":
+            if args.csv:
+                raise UsageError("manual export takes no CSV (it writes one into --out DIR)")
+            if not args.out:
+                raise UsageError("manual export needs --out DIR")
+            lines = manual.export_manual(
+                Path(args.gradebook), args.assignment, Path(args.out), args.force
+            )
+        else:
+            if not args.csv:
+                raise UsageError("manual import needs the CSV of scores")
+            lines = manual.import_manual(Path(args.gradebook), args.assignment, Path(args.csv))
+    except _class_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    for line in lines:
+        print(line)
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -106,6 +220,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run_demo
+
+    return run_demo(Path(args.out))
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from autograder.selftest import KINDS, main
+
+    kinds = args.only or list(KINDS)
+    return main(args.workers, args.quick, kinds, args.repeat, args.keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effdl",
@@ -132,13 +259,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite files changed by hand")
     p.set_defaults(func=_cmd_build)
 
+    p = sub.add_parser("demo", help="build both assignments and grade sample submissions")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "selftest",
+        help="grade attacks, known mistakes, correct variants and repeats; print the figures",
+    )
+    p.add_argument("--workers", type=int, default=2, help="parallel graders (default: 2)")
+    p.add_argument("--quick", action="store_true", help="only the fast subset (make test's)")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=["attacks", "mutants", "correct", "determinism"],
+        help="run only this part (repeatable)",
+    )
+    p.add_argument("--repeat", type=int, help="gradings of each solution (default: 20)")
+    p.add_argument("--keep", metavar="DIR", help="build the submissions in DIR and keep them")
+    p.set_defaults(func=_cmd_selftest)
+
     p = sub.add_parser("grade", help="grade submissions in the sandbox")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a notebook, folder or zip each")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a notebook, folder or zip each")
     p.add_argument("--assignment", required=True, help="distributed-sparse or prune-quantize")
     p.add_argument("--student", help="student id (default: the file or folder name)")
     p.add_argument("--course", help="course.toml (or $EFFDL_COURSE)")
     p.add_argument("--out", default="graded", help="output folder (default: graded/)")
+    p.add_argument(
+        "--class",
+        dest="class_dir",
+        metavar="DIR",
+        help="grade every entry of DIR (one per student, named by id) instead of PATHs",
+    )
+    p.add_argument("--gradebook", metavar="PATH", help="with --class: the SQLite gradebook")
+    p.add_argument("--workers", type=int, help="with --class: parallel workers (default 1)")
+    p.add_argument("--regrade", action="store_true", help="with --class: grade unchanged ones too")
+    p.add_argument("--times", metavar="CSV", help="with --class: student_id,submitted_at CSV")
     p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("report", help="HTML class report of a graded assignment")
+    p.add_argument("--gradebook", required=True, metavar="PATH")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", required=True, metavar="DIR", help="writes DIR/report.html")
+    p.add_argument("--course", help="course.toml, for late counts (or $EFFDL_COURSE)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="scores for an LMS (csv) or a Gradescope autograder zip")
+    p.add_argument("target", choices=["csv", "gradescope"])
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--gradebook", metavar="PATH", help="csv: the gradebook to read")
+    p.add_argument("--format", default="plain", choices=["plain", "canvas", "sakai"])
+    p.add_argument("--title", help="csv: the LMS column's title (default: the assignment)")
+    p.add_argument("--course", help="course.toml: late policy, secret (or $EFFDL_COURSE)")
+    p.add_argument("--out", metavar="FILE", help="csv: default standard output")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("manual", help="hand-graded parts: pages to grade by question, scores in")
+    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("csv", nargs="?", metavar="CSV", help="import: the filled-in scores CSV")
+    p.add_argument("--gradebook", required=True, metavar="PATH")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", metavar="DIR", help="export: folder for the pages and the CSV")
+    p.add_argument("--force", action="store_true", help="export: overwrite the scores CSV")
+    p.set_defaults(func=_cmd_manual)
 
     p = sub.add_parser("lab", help="run the pruning and quantization experiments of B3-B4")
     p.add_argument("lab", choices=["prune-quantize"])
@@ -168,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"effdl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and friends: stop quietly
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -100,11 +100,17 @@ def _assignment_settings(name: str, raw: Any) -> AssignmentSettings:
     extensions = raw.get("extensions", {})
     if not isinstance(extensions, dict):
         raise CourseError(f"{where}.extensions must map student ids to date-times")
+    due = _as_datetime(raw["due"], f"{where}.due") if "due" in raw else None
+    cutoff = _as_datetime(raw["cutoff"], f"{where}.cutoff") if "cutoff" in raw else None
+    if cutoff is not None and due is None:
+        raise CourseError(f"{where}: a cutoff needs a due date")
+    if cutoff is not None and due is not None and cutoff < due:
+        raise CourseError(f"{where}: the cutoff {cutoff} is before the due date {due}")
     return AssignmentSettings(
-        due=_as_datetime(raw["due"], f"{where}.due") if "due" in raw else None,
+        due=due,
         late_policy=policy,
         late_percent_per_day=float(percent),
-        cutoff=_as_datetime(raw["cutoff"], f"{where}.cutoff") if "cutoff" in raw else None,
+        cutoff=cutoff,
         extensions={
             str(k): _as_datetime(v, f"{where}.extensions.{k}") for k, v in extensions.items()
         },

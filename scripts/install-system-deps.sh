@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project uses, where they are missing and apt-get can.
 #   bubblewrap: the grader's sandbox (bwrap).
-# Never fails the build: without these the grader falls back and says so.
+#   chromium: headless browser that renders the feedback and report pages in the tests.
+# Never fails the build: without these the grader falls back and says so, and the browser
+# test skips with the reason.
 set -u
 want=()
 command -v bwrap >/dev/null 2>&1 || want+=(bubblewrap)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
 [ ${#want[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -12,7 +15,7 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   sudo=(sudo -n)
 else
-  echo "warning: missing ${want[*]} and no root to install it; the grader will run unsandboxed" >&2
+  echo "warning: missing ${want[*]} and no root to install it (without bubblewrap the grader runs unsandboxed; without chromium the browser test skips)" >&2
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -20,7 +23,17 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get install -y -q "${want[@]}" >/dev/null 2>&1 \
-  || { "${sudo[@]}" apt-get update -q >/dev/null 2>&1 && "${sudo[@]}" apt-get install -y -q "${want[@]}" >/dev/null 2>&1; } \
-  || echo "warning: could not install ${want[*]}; the grader will run unsandboxed" >&2
+# One package at a time, so that a browser that cannot be installed never costs the sandbox.
+updated=0
+for package in "${want[@]}"; do
+  if "${sudo[@]}" apt-get install -y -q "$package" >/dev/null 2>&1; then
+    continue
+  fi
+  if [ "$updated" -eq 0 ]; then
+    "${sudo[@]}" apt-get update -q >/dev/null 2>&1
+    updated=1
+  fi
+  "${sudo[@]}" apt-get install -y -q "$package" >/dev/null 2>&1 \
+    || echo "warning: could not install $package (without bubblewrap the grader runs unsandboxed; without chromium the browser test skips)" >&2
+done
 exit 0

@@ -1,0 +1,177 @@
+"""LMS CSV exports (plain, Canvas, Sakai; late policy applied) and the Gradescope autograder
+zip, run against a temporary folder laid out like Gradescope's /autograder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from classkit import ASSIGNMENT, SOLUTION, graded_class
+
+from autograder import exports
+from autograder.gradebook import Gradebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_plain_csv_has_problems_totals_and_failures(tmp_path_factory) -> None:
+    graded = graded_class(tmp_path_factory)
+    rows = {r["student_id"]: r for r in _rows(exports.export_csv(graded.gradebook, ASSIGNMENT))}
+    assert sorted(rows) == ["alice", "bob", "carol", "dave", "erin"]
+    alice = rows["alice"]
+    assert alice["status"] == "graded" and alice["late_multiplier"] == "1"
+    assert float(alice["A2.1"]) == 4 and float(alice["A1"]) >= 10
+    with Gradebook.open(graded.gradebook, create=False) as book:
+        current = book.current(ASSIGNMENT)
+        manual = sum(
+            s.points for (sid, _), s in book.manual_scores(ASSIGNMENT).items() if sid == "alice"
+        )
+    assert float(alice["total"]) == pytest.approx(current["alice"].score + manual)
+    assert float(rows["carol"]["A2.1"]) == 0
+    problems = [k for k in alice if k[:1] == "A"]
+    assert sum(float(alice[p]) for p in problems) == pytest.approx(float(alice["total"]))
+    assert rows["dave"]["status"] == "failed" and rows["dave"]["total"] == ""
+    assert "not a readable zip" in rows["dave"]["note"]
+    assert rows["bob"]["total"] == "0"
+
+
+def test_late_policy_is_applied_at_export(tmp_path_factory, tmp_path: Path) -> None:
+    graded = graded_class(tmp_path_factory)
+    course = tmp_path / "course.toml"
+    course.write_text(
+        "[assignments.distributed-sparse]\n"
+        "due = 2020-01-01T00:00:00Z\n"
+        'late_policy = "percent_per_day"\n'
+        "late_percent_per_day = 10\n"
+        "[assignments.distributed-sparse.extensions]\n"
+        "carol = 2100-01-01T00:00:00Z\n"
+    )
+    text = exports.export_csv(graded.gradebook, ASSIGNMENT, "plain", str(course))
+    rows = {r["student_id"]: r for r in _rows(text)}
+    assert rows["alice"]["late_multiplier"] == "0" and rows["alice"]["total"] == "0"
+    assert float(rows["alice"]["raw_total"]) >= 77.5 and int(rows["alice"]["days_late"]) > 10
+    assert rows["carol"]["late_multiplier"] == "1"
+    assert float(rows["carol"]["total"]) == float(rows["carol"]["raw_total"]) > 0
+    sakai = exports.export_csv(graded.gradebook, ASSIGNMENT, "sakai", str(course))
+    assert "late" in sakai.splitlines()[1]
+
+
+def test_canvas_and_sakai_layouts(tmp_path_factory) -> None:
+    graded = graded_class(tmp_path_factory)
+    canvas = list(
+        csv.reader(io.StringIO(exports.export_csv(graded.gradebook, ASSIGNMENT, "canvas")))
+    )
+    assert canvas[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "distributed sparse",
+    ]
+    assert canvas[1][0] == "Points Possible" and float(canvas[1][5]) >= 67.5
+    by_id = {r[2]: r for r in canvas[2:]}
+    assert by_id["bob"][5] == "0" and by_id["dave"][5] == ""
+    sakai = list(
+        csv.reader(
+            io.StringIO(
+                exports.export_csv(graded.gradebook, ASSIGNMENT, "sakai", title="HW 1: sparse!")
+            )
+        )
+    )
+    header = sakai[0]
+    assert header[:2] == ["Student ID", "Student Name"]
+    assert header[2].startswith("HW 1 sparse [") and header[3] == "* HW 1 sparse"
+    with pytest.raises(exports.ExportError, match="unknown format"):
+        exports.export_csv(graded.gradebook, ASSIGNMENT, "moodle")
+
+
+def test_cli_export_writes_new_files_only(tmp_path_factory, tmp_path: Path) -> None:
+    graded = graded_class(tmp_path_factory)
+    out = tmp_path / "scores.csv"
+    cmd = [sys.executable, "-m", "autograder.cli", "export", "csv", "--gradebook"]
+    cmd += [str(graded.gradebook), "--assignment", ASSIGNMENT, "--out", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    out.write_text("edited by a TA")
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert second.returncode == 2 and "--force" in second.stderr
+    assert out.read_text() == "edited by a TA"
+    forced = subprocess.run([*cmd, "--force"], capture_output=True, text=True, cwd=ROOT)
+    assert forced.returncode == 0 and out.read_text().startswith("student_id,")
+    to_stdout = subprocess.run(cmd[:-2], capture_output=True, text=True, cwd=ROOT)
+    assert to_stdout.stdout.startswith("student_id,status,")
+
+
+def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> None:
+    course = tmp_path / "course.toml"
+    course.write_text(
+        '[course]\nname = "test course"\nsecret = "a secret of enough length"\n'
+        '[assignments.distributed-sparse.points]\n"a2.closed_form" = 6\n'
+    )
+    archive = exports.gradescope_zip(ASSIGNMENT, tmp_path / "autograder.zip", str(course))
+    with pytest.raises(exports.ExportError, match="exists"):
+        exports.gradescope_zip(ASSIGNMENT, archive)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+        zf.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder", "requirements.txt", "course.toml"):
+        assert name in names
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert any(n.startswith("autograder/checks/distributed-sparse/test_") for n in names)
+    assert not any(n.startswith("autograder/checks/prune-quantize/") for n in names)
+    assert not any(n.startswith("solutions/") or "__pycache__" in n for n in names)
+    assert "a secret of enough length" in (root / "source" / "course.toml").read_text()
+    for path in (root / "source").rglob("*"):  # zipfile drops the modes: set them as unzip does
+        if path.is_file():
+            path.chmod(modes[path.relative_to(root / "source").as_posix()] & 0o777)
+
+    # Gradescope copies run_autograder to the root, puts the upload in submission/ and the
+    # metadata beside it, and reads results/results.json.
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    shutil.copyfile(SOLUTION / f"{ASSIGNMENT}.ipynb", root / "submission" / f"{ASSIGNMENT}.ipynb")
+    metadata = {
+        "created_at": "2026-11-06T22:00:00.000000-08:00",
+        "users": [{"email": "ann@example.edu", "id": 77, "name": "Ann", "sid": "ann01"}],
+    }
+    (root / "submission_metadata.json").write_text(json.dumps(metadata))
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "EFFDL_PYTHON": sys.executable}
+    proc = subprocess.run(
+        [str(root / "run_autograder")], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"code in {root / 'source'}" in proc.stdout  # the zip's code, not the checkout's
+    results = json.loads((root / "results" / "results.json").read_text())
+    effdl = results["extra_data"]["effdl"]
+    assert effdl["student_id"] == "ann01"
+    assert effdl["variant"] != "canonical"  # the course secret made ann01's own variant
+    assert effdl["variant_mismatch"]  # and the canonical solution notebook is flagged
+    closed = next(t for t in results["tests"] if t["extra_data"]["check_id"] == "a2.closed_form")
+    assert closed["max_score"] == 6  # the course's point override travelled with the zip
+    assert results["score"] == effdl["max_score"] + 10  # full marks, extra credit included
+
+
+def test_gradescope_student_id_fields() -> None:
+    meta = {"users": [{"email": "b@x.edu", "id": 5, "sid": ""}]}
+    assert exports.gradescope_student(meta, ["sid", "email", "id"]) == "b@x.edu"
+    assert exports.gradescope_student({}, ["sid"]) == "gradescope-student"
+    assert exports.gradescope_student({"users": [{"sid": "bad id!"}]}, ["sid"]) == (
+        "gradescope-student"
+    )

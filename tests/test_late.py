@@ -1,0 +1,138 @@
+"""Submission times (Gradescope metadata, a CSV, the file's time) and the late policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from autograder import late
+from autograder.course import AssignmentSettings, CourseError, load_course
+
+UTC = dt.timezone.utc
+DUE = dt.datetime(2026, 11, 6, 23, 59, tzinfo=UTC)
+
+
+def at(days: float) -> dt.datetime:
+    return DUE + dt.timedelta(days=days)
+
+
+def test_parse_time_accepts_gradescope_and_iso_forms() -> None:
+    assert late.parse_time("2026-11-06T22:10:00.123456-08:00", "x").utcoffset() == dt.timedelta(
+        hours=-8
+    )
+    assert late.parse_time("2026-11-06T23:59:00Z", "x") == DUE
+    assert late.parse_time("2026-11-06 23:59", "x") == DUE  # no zone: UTC
+    with pytest.raises(late.LateError, match="not an ISO 8601 time"):
+        late.parse_time("yesterday", "times.csv:3")
+
+
+def test_no_due_date_is_never_late() -> None:
+    standing = late.lateness(AssignmentSettings(), "ann", at(30))
+    assert not standing.late and standing.multiplier == 1.0
+
+
+def test_percent_per_day_counts_started_days_and_the_cutoff() -> None:
+    settings = AssignmentSettings(
+        due=DUE, late_policy="percent_per_day", late_percent_per_day=10, cutoff=at(3)
+    )
+    assert late.lateness(settings, "ann", at(-0.1)).multiplier == 1.0
+    assert late.lateness(settings, "ann", at(0)).late is False
+    one = late.lateness(settings, "ann", at(0.01))
+    assert one.late and one.days_late == 1 and one.multiplier == pytest.approx(0.9)
+    assert late.lateness(settings, "ann", at(2.5)).multiplier == pytest.approx(0.7)
+    after = late.lateness(settings, "ann", at(3.01))
+    assert after.multiplier == 0.0 and "cutoff" in after.reason
+    steep = AssignmentSettings(due=DUE, late_policy="percent_per_day", late_percent_per_day=40)
+    assert late.lateness(steep, "ann", at(5)).multiplier == 0.0  # never below zero
+
+
+def test_zero_after_cutoff_and_none() -> None:
+    settings = AssignmentSettings(due=DUE, late_policy="zero_after_cutoff", cutoff=at(2))
+    before = late.lateness(settings, "ann", at(1))
+    assert before.late and before.multiplier == 1.0
+    assert late.lateness(settings, "ann", at(2.5)).multiplier == 0.0
+    no_cutoff = AssignmentSettings(due=DUE, late_policy="zero_after_cutoff")
+    assert late.lateness(no_cutoff, "ann", at(0.001)).multiplier == 0.0
+    none = AssignmentSettings(due=DUE, late_policy="none")
+    flagged = late.lateness(none, "ann", at(4))
+    assert flagged.late and flagged.multiplier == 1.0 and flagged.days_late == 4
+
+
+def test_an_extension_moves_the_due_date_and_the_cutoff() -> None:
+    settings = AssignmentSettings(
+        due=DUE,
+        late_policy="percent_per_day",
+        late_percent_per_day=10,
+        cutoff=at(3),
+        extensions={"ann": at(2)},
+    )
+    assert late.lateness(settings, "ann", at(1.5)).late is False
+    moved = late.lateness(settings, "ann", at(4.5))  # 2.5 days past her date, before her cutoff
+    assert moved.multiplier == pytest.approx(0.7) and "extended" in moved.reason
+    assert late.lateness(settings, "ann", at(5.5)).multiplier == 0.0
+    assert late.lateness(settings, "bob", at(1.5)).multiplier == pytest.approx(0.8)
+
+
+def test_submission_time_prefers_gradescope_then_csv_then_mtime(tmp_path: Path) -> None:
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    (folder / "nb.ipynb").write_text("{}")
+    old = DUE.timestamp() - 3600
+    os.utime(folder / "nb.ipynb", (old, old))
+    os.utime(folder, (old, old))
+    assert late.submission_time(folder, "ann") == late.SubmittedTime(at(-1 / 24), "mtime")
+    csv_times = {"ann": at(1)}
+    assert late.submission_time(folder, "ann", csv_times).source == "csv"
+    # a metadata file a student put in their own submission is not believed
+    (folder / late.METADATA_NAME).write_text(json.dumps({"created_at": "2020-01-01T00:00:00Z"}))
+    assert late.submission_time(folder, "ann", csv_times).source == "csv"
+    (tmp_path / late.METADATA_NAME).write_text(
+        json.dumps(
+            {
+                "ann": {"created_at": "2026-11-07T01:00:00Z"},
+                "bob.zip": {":created_at": "2026-11-08T00:00:00Z", ":submitters": []},
+                "cid": {"no time": True},
+            }
+        )
+    )
+    class_times = late.class_metadata(tmp_path)
+    assert sorted(class_times) == ["ann", "bob.zip"]
+    found = late.submission_time(folder, "ann", csv_times, class_times)
+    assert found.source == "gradescope" and found.at == DUE + dt.timedelta(minutes=61)
+    (tmp_path / "bob.zip").write_bytes(b"")
+    assert late.submission_time(tmp_path / "bob.zip", "bob", None, class_times).at == at(1) + (
+        dt.timedelta(minutes=1)
+    )
+
+
+def test_times_csv_and_metadata_errors_name_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text("student_id,submitted_at\nann,2026-11-07T00:00:00Z\nbob,soon\n")
+    with pytest.raises(late.LateError, match="times.csv:3"):
+        late.read_times_csv(path)
+    path.write_text("student,when\n")
+    with pytest.raises(late.LateError, match="needs 'student_id' and 'submitted_at'"):
+        late.read_times_csv(path)
+    path.write_text("student_id,submitted_at\nann,2026-11-07T00:00Z\nann,2026-11-08T00:00Z\n")
+    with pytest.raises(late.LateError, match="a second time"):
+        late.read_times_csv(path)
+    (tmp_path / late.METADATA_NAME).write_text("[1, 2]")
+    with pytest.raises(late.LateError, match="expected an object"):
+        late.class_metadata(tmp_path)
+
+
+def test_course_refuses_a_cutoff_before_the_due_date(tmp_path: Path) -> None:
+    path = tmp_path / "course.toml"
+    path.write_text(
+        "[assignments.distributed-sparse]\n"
+        "due = 2026-11-06T23:59:00Z\ncutoff = 2026-11-05T23:59:00Z\n"
+    )
+    with pytest.raises(CourseError, match="before the due date"):
+        load_course(path)
+    path.write_text("[assignments.distributed-sparse]\ncutoff = 2026-11-05T23:59:00Z\n")
+    with pytest.raises(CourseError, match="needs a due date"):
+        load_course(path)
