@@ -1,0 +1,1 @@
+"""Assignment authoring: templates/<assignment>/ to student and solution bundles."""
