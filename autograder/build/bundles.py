@@ -16,7 +16,10 @@ def build_canonical(names: list[str], course: Course, out: Path, force: bool = F
     for name in names:
         info = assignments.get(name)
         variant = info.variant(None, None)
-        for solution, folder in ((False, out / "assignments" / name), (True, out / "solutions" / name)):
+        for solution, folder in (
+            (False, out / "assignments" / name),
+            (True, out / "solutions" / name),
+        ):
             notes += write_bundle(render_bundle(name, variant, solution), folder, force)
             notes.append(f"wrote {folder}")
     return notes
@@ -29,7 +32,7 @@ def build_students(
     if course.secret is None:
         raise ValueError(
             "per-student variants need a course secret: pass --course course.toml with "
-            "[course] secret = \"...\" (or set EFFDL_COURSE)"
+            '[course] secret = "..." (or set EFFDL_COURSE)'
         )
     notes = []
     for name in names:
