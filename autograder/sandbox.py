@@ -27,7 +27,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def sized_tmpfs() -> bool:
     With it, /submission and /tmp live in memory, capped; without it (older distributions)
     they are folders of the grader's disk, watched like /out.
     """
-    probe = ["bwrap", *_mounts([]), "--perms", "01777", "--size", "1048576", "--tmpfs", "/tmp"]
+    probe = ["bwrap", *_mounts([], ["--perms", "01777", "--size", "1048576", "--tmpfs", "/tmp"])]
     probe += [*_namespaces(), "--", *_drop_root(0), "/bin/true"]
     try:
         return subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
@@ -137,20 +137,30 @@ def _ancestors(path: str) -> list[str]:
     return ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _mounts(binds: list[tuple[str, str, str]]) -> list[str]:
-    """bwrap arguments for the read-only system plus `binds` (mode, source, destination)."""
+TMP_IN_MEMORY = ("--perms", "01777", "--tmpfs", "/tmp")
+
+
+def _mounts(binds: list[tuple[str, str, str]], tmp: Sequence[str] = TMP_IN_MEMORY) -> list[str]:
+    """bwrap arguments for the read-only system, /tmp (`tmp`), Python, and `binds`.
+
+    `binds` are (mode, source, destination). /tmp is mounted before Python's folders so that
+    a Python or virtual environment living under /tmp (a fresh clone in `mktemp -d`) is
+    mounted on top of it rather than hidden by it.
+    """
     exe, sites = _python_paths()
     args: list[str] = []
     for system_dir in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc"):
         if os.path.exists(system_dir):
             args += ["--ro-bind", system_dir, system_dir]
+    args += list(tmp)
     prefix = os.path.realpath(sys.base_prefix)
     extra = [prefix] if not prefix.startswith("/usr") else []
     extra += [s for s in sites if not any(s.startswith(p + os.sep) for p in extra)]
     made: set[str] = set()
     for path in extra:
         for parent in _ancestors(path):
-            if parent not in made and not parent.startswith(("/usr", "/etc", "/lib", "/bin")):
+            skip = parent == "/tmp" or parent.startswith(("/usr", "/etc", "/lib", "/bin"))
+            if parent not in made and not skip:
                 args += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         args += ["--ro-bind", path, path]
@@ -400,19 +410,18 @@ def _run_harness(
             ("ro", str(work_dir), "/staged"),
             ("rw", str(out_dir), "/out"),
         ]
-        cmd = ["bwrap", *_mounts(binds)]
         tmpfs_bytes = str(limits.tmp_mb * 1024 * 1024)
-        for folder in ("/submission", "/tmp"):
-            cmd += ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", folder]
+        tmp = ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/tmp"]
+        cmd = ["bwrap", *_mounts(binds, tmp)]
+        cmd += ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/submission"]
         harness_dirs = ["/grader", "/submission", "/out", site_arg, "/staged"]
     elif kind == "bwrap":
         binds = [
             ("ro", str(job_dir), "/grader"),
             ("rw", str(work_dir), "/submission"),
             ("rw", str(out_dir), "/out"),
-            ("rw", str(tmp_dir), "/tmp"),
         ]
-        cmd = ["bwrap", *_mounts(binds)]
+        cmd = ["bwrap", *_mounts(binds, ["--bind", str(tmp_dir), "/tmp"])]
         harness_dirs = ["/grader", "/submission", "/out", site_arg]
         watched += [work_dir, tmp_dir]
     if kind == "bwrap":

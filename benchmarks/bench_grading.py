@@ -122,16 +122,7 @@ def sandbox_start(preimport: tuple[str, ...], repeats: int = 5) -> float | None:
         return None
     try:
         exe, sites = sandbox._python_paths()
-        base = [
-            "bwrap",
-            *sandbox._mounts([]),
-            "--perms",
-            "01777",
-            "--tmpfs",
-            "/tmp",
-            *sandbox._namespaces(),
-            "--",
-        ]
+        base = ["bwrap", *sandbox._mounts([]), *sandbox._namespaces(), "--"]
         base += sandbox._drop_root(sandbox.BASE_UID + 999)
     except (AttributeError, TypeError) as exc:  # the sandbox module changed its internals
         print(f"cannot measure the sandbox start separately: {exc}", file=sys.stderr)

@@ -220,6 +220,22 @@ def _notebook(path: Path, answer: str) -> Path:
 
 
 @needs_bwrap
+def test_python_living_under_tmp_is_not_hidden_by_the_sandbox_tmp(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A fresh clone made with `mktemp -d` has its .venv under /tmp, which the sandbox
+    # replaces with its own; the packages must still be importable inside.
+    if not str(tmp_path).startswith("/tmp/"):
+        pytest.skip(f"pytest's temporary folder {tmp_path} is not under /tmp")
+    site = tmp_path / "venv" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "tmp_site_probe.py").write_text("VALUE = 41\n")
+    real = sandbox._python_paths()
+    monkeypatch.setattr(sandbox, "_python_paths", lambda: (real[0], [*real[1], str(site)]))
+    assert probe(tmp_path / "run", "import tmp_site_probe\nreturn tmp_site_probe.VALUE + 1") == 42
+
+
+@needs_bwrap
 def test_importing_effdl_or_reading_checks_gains_nothing(tmp_path: Path) -> None:
     cheat = _notebook(
         tmp_path / "cheat.ipynb",
