@@ -106,7 +106,7 @@ def run_demo(out: Path) -> int:
         score += f" +{extra:g}" if extra else ""
         mark = "as expected" if ok else "UNEXPECTED"
         print(
-            f"{case.student:<{width}}  {score:>13}  {result.timings['total']:4.1f}s  {mark}: {how}"
+            f"{case.student:<{width}}  {score:>17}  {result.timings['total']:4.1f}s  {mark}: {how}"
         )
     print(f"\nfeedback pages: {graded}/<submission>/feedback.html")
     print(
