@@ -452,6 +452,17 @@ def _label(method, kwargs, suffix=""):
     return f"train_sparse(X, y, {method!r}{', ' + args if args else ''}){suffix}"
 
 
+def _sweep(sub: Sub, problem: str, X, y, method: str, key: str, values) -> list[tuple]:
+    """The 200-step runs of `method` for each value of its parameter `key`; the last value's
+    run is the one plotted beside the reference."""
+    last = values[-1]
+    _plot(sub, problem, f"a3.run.{method}.{last:g}", X, y, method, {key: last})
+    return [
+        (f"a3.run.{method}.{v:g}", X, y, method, {key: v}, 200, _label(method, {key: v}))
+        for v in values
+    ]
+
+
 def _plot(sub: Sub, problem: str, call_id: str, X, y, method, kwargs) -> None:
     try:
         W_hist, L_hist = sub.tuple_of(call_id, 2, "")
@@ -524,14 +535,7 @@ def test_train_prune(sub: Sub) -> None:
 )
 def test_train_l1(sub: Sub) -> None:
     X, y, a3 = _data(sub)
-    _plot(sub, "A3.3", f"a3.run.l1.{a3['l1_lams'][-1]:g}", X, y, "l1", {"lam": a3["l1_lams"][-1]})
-    _score_runs(
-        sub,
-        [
-            (f"a3.run.l1.{lam:g}", X, y, "l1", {"lam": lam}, 200, _label("l1", {"lam": lam}))
-            for lam in a3["l1_lams"]
-        ],
-    )
+    _score_runs(sub, _sweep(sub, "A3.3", X, y, "l1", "lam", a3["l1_lams"]))
 
 
 @check(
@@ -543,38 +547,9 @@ def test_train_l1(sub: Sub) -> None:
 )
 def test_train_prox(sub: Sub) -> None:
     X, y, a3 = _data(sub)
-    _plot(
-        sub,
-        "A3.4",
-        f"a3.run.prox.{a3['prox_ts'][-1]:g}",
-        X,
-        y,
-        "prox",
-        {"threshold": a3["prox_ts"][-1]},
-    )
-    runs = [
-        (
-            f"a3.run.prox.{t:g}",
-            X,
-            y,
-            "prox",
-            {"threshold": t},
-            200,
-            _label("prox", {"threshold": t}),
-        )
-        for t in a3["prox_ts"]
-    ]
-    runs.append(
-        (
-            "a3.run.prox_lam",
-            X,
-            y,
-            "prox",
-            {"lam": 1.0},
-            200,
-            _label("prox", {"lam": 1.0}, " (t = mu * lam = 0.02)"),
-        )
-    )
+    runs = _sweep(sub, "A3.4", X, y, "prox", "threshold", a3["prox_ts"])
+    label = _label("prox", {"lam": 1.0}, " (t = mu * lam = 0.02)")
+    runs.append(("a3.run.prox_lam", X, y, "prox", {"lam": 1.0}, 200, label))
     _score_runs(sub, runs)
 
 
@@ -587,38 +562,9 @@ def test_train_prox(sub: Sub) -> None:
 )
 def test_train_trimmed(sub: Sub) -> None:
     X, y, a3 = _data(sub)
-    _plot(
-        sub,
-        "A3.5",
-        f"a3.run.trimmed.{a3['trimmed_ts'][-1]:g}",
-        X,
-        y,
-        "trimmed",
-        {"threshold": a3["trimmed_ts"][-1]},
-    )
-    runs = [
-        (
-            f"a3.run.trimmed.{t:g}",
-            X,
-            y,
-            "trimmed",
-            {"threshold": t},
-            200,
-            _label("trimmed", {"threshold": t}),
-        )
-        for t in a3["trimmed_ts"]
-    ]
-    runs.append(
-        (
-            "a3.run.probe_trim",
-            PROBE_X,
-            PROBE_Y,
-            "trimmed",
-            {"threshold": 0.05},
-            40,
-            _label("trimmed", {"threshold": 0.05}, " on other data, 40 steps"),
-        )
-    )
+    runs = _sweep(sub, "A3.5", X, y, "trimmed", "threshold", a3["trimmed_ts"])
+    label = _label("trimmed", {"threshold": 0.05}, " on other data, 40 steps")
+    runs.append(("a3.run.probe_trim", PROBE_X, PROBE_Y, "trimmed", {"threshold": 0.05}, 40, label))
     _score_runs(sub, runs)
 
 
