@@ -5,6 +5,9 @@ assignment needs it. Usage (the sandbox runs it as an unprivileged user):
 
     python -I -S harness.py JOB_DIR WORK_DIR OUT_DIR SITE_DIRS [SOURCE_DIR]
 
+(the sandbox imports it from JOB_DIR instead, with sandbox.LAUNCH, so that Python loads the
+bytecode the grader compiled once rather than compiling this file for every submission).
+
 JOB_DIR/job.json (read-only) says which notebook statements to run and which calls to make.
 WORK_DIR holds the submission's files (copied there from SOURCE_DIR first, when given: in the
 sandbox the staged files are read-only and WORK_DIR is a private in-memory folder). OUT_DIR
@@ -19,10 +22,15 @@ Three kinds of process, so that one misbehaving piece of student code costs only
   that hung or killed it.
 - the loader runs the notebook's definitions statement by statement, puts back what they
   changed in the harness's own world (library attributes, builtins, signal handlers, stdout,
-  the working folder), then forks one child per call so that a crash, an exit or a changed
-  global in one call cannot reach the next. Before each call the supervisor kills every other
-  process left in the sandbox (background processes started by the notebook or a call).
-- each call child rebuilds its inputs from job.json, calls the function, writes the result.
+  the working folder), then forks one call process per graded function: calls of one
+  function run one after another in that process, calls of different functions never share
+  one, so a crash, an exit or a changed global in one function's calls cannot reach another's.
+  Before each call the supervisor kills every other process left in the sandbox (background
+  processes started by the notebook or a call); the call process puts back the harness's
+  world and the notebook's global names, and reseeds, between calls.
+- the call process rebuilds each call's inputs from job.json, calls the function, writes the
+  result. A call that crashes, exits or overruns its budget ends that process; the function's
+  remaining calls go on in a fresh one.
 
 Everything in OUT_DIR is untrusted on the grader's side: the student's code runs as the same
 user as the harness and could rewrite it. The grader reads it as data and checks it; the
@@ -135,6 +143,7 @@ def split_statements(cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
         except SyntaxError as exc:
             notes.append(f"cell {cell['index']}: syntax error at line {exc.lineno}: {exc.msg}")
             continue
+        lines = source.encode("utf-8", "surrogatepass").splitlines(keepends=True)
         for node in tree.body:
             if role is None and not isinstance(node, DEFINITION_NODES):
                 continue
@@ -145,19 +154,32 @@ def split_statements(cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
                     "cell": cell["index"],
                     "line": node.lineno,
                     "role": role,
-                    "code": ast.get_source_segment(source, node) or "",
+                    "code": _segment(lines, node),
                     "tree": ast.Module(body=[node], type_ignores=[]),
                 }
             )
     return statements, notes
 
 
+def _segment(lines: list[bytes], node: ast.stmt) -> str:
+    """The statement's source text (what ast.get_source_segment gives, without splitting the
+    whole cell again for every statement). Column offsets count UTF-8 bytes."""
+    chunk = lines[node.lineno - 1 : (node.end_lineno or node.lineno)]
+    if not chunk:
+        return ""
+    if node.end_col_offset is not None:
+        chunk[-1] = chunk[-1][: node.end_col_offset]
+    chunk[0] = chunk[0][node.col_offset :]
+    return b"".join(chunk).decode("utf-8", "replace")
+
+
 # ----------------------------------------------------------------------------- data out
 def encode(value: Any, depth: int = 0) -> Any:
     """Encode a returned value as JSON-ready data; anything that is not data is refused.
 
-    Arrays and tensors become {"__ndarray__": base64, "dtype", "shape"}; tuples, NaN and
-    infinities are tagged; objects of other types become {"__unsupported__": type name}
+    Arrays and tensors become {"__ndarray__": base64, "dtype", "shape"}; a list of arrays of
+    one shape and dtype becomes {"__stacked__": one array}; tuples, NaN and infinities are
+    tagged; objects of other types become {"__unsupported__": type name}
     without calling any of their methods.
     """
     np = sys.modules.get("numpy")
@@ -176,6 +198,8 @@ def encode(value: Any, depth: int = 0) -> Any:
             value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
         )
     if type(value) in (list, tuple):
+        if type(value) is list and _same_arrays(value, np):
+            return {"__stacked__": encode(np.stack(value[:100_000]), depth + 1)}
         items = [encode(v, depth + 1) for v in value[:100_000]]
         return items if type(value) is list else {"__tuple__": items}
     if type(value) is dict:
@@ -199,6 +223,17 @@ def encode(value: Any, depth: int = 0) -> Any:
             "shape": list(array.shape),
         }
     return {"__unsupported__": type(value).__module__ + "." + type(value).__qualname__}
+
+
+def _same_arrays(items: list[Any], np: Any) -> bool:
+    """Whether a list holds 2+ plain numpy arrays of one shape and numeric dtype: it is sent
+    as one stacked array (2,000 TernGrad draws: one encoding instead of 2,000)."""
+    if np is None or len(items) < 2 or type(items[0]) is not np.ndarray:
+        return False
+    shape, dtype = items[0].shape, items[0].dtype
+    if dtype.kind not in ARRAY_KINDS:
+        return False
+    return all(type(a) is np.ndarray and a.shape == shape and a.dtype == dtype for a in items)
 
 
 def decode_input(spec: Any, np: Any) -> Any:
@@ -491,9 +526,8 @@ def _describe_exception(exc: BaseException) -> dict[str, str]:
     return {"error": f"{name}: {text}", "error_type": name, "traceback": tb[-4000:]}
 
 
-def call_child(call: dict[str, Any], index: int, namespace: dict[str, Any], out_dir: str) -> None:
-    """Body of one call's process: seed, run, encode, write atomically, exit."""
-    os.setpgid(0, 0)
+def run_one(call: dict[str, Any], index: int, namespace: dict[str, Any], out_dir: str) -> None:
+    """Seed, run one call, encode its value and write calls/INDEX.json atomically."""
     seed = int(call.get("seed", 1000 + index))
     import random
 
@@ -515,7 +549,59 @@ def call_child(call: dict[str, Any], index: int, namespace: dict[str, Any], out_
     with open(path + ".tmp", "w", encoding="utf-8") as fh:
         json.dump(record, fh, allow_nan=False)
     os.replace(path + ".tmp", path)
-    os._exit(0)
+
+
+def call_process(
+    calls: list[dict[str, Any]],
+    namespace: dict[str, Any],
+    out_dir: str,
+    pipes: tuple[int, int],
+    world: dict[str, Any],
+    stdout: Any,
+) -> None:
+    """Body of a call process: run each call index the runner sends, answer with the index.
+
+    Between calls it puts back the harness's world and the notebook's global names (not
+    objects changed in place) so that one call sees what the next sees in a fresh process.
+    Never returns."""
+    go, done = pipes
+    os.setpgid(0, 0)
+    names = dict(namespace)
+    first = True
+    while True:
+        message = _read_exactly(go, 4)
+        if message is None:  # the runner closed the pipe: no more calls
+            os._exit(0)
+        index = int.from_bytes(message, "little")
+        if not first:
+            restore_world(world, stdout)
+            namespace.clear()
+            namespace.update(names)
+        first = False
+        run_one(calls[index], index, namespace, out_dir)
+        os.write(done, message)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = os.read(fd, size - len(data))
+        except InterruptedError:
+            continue
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def call_groups(calls: list[dict[str, Any]], skip: set[int]) -> list[list[int]]:
+    """Call indexes grouped by graded function, in the order functions first appear."""
+    groups: dict[str, list[int]] = {}
+    for index, call in enumerate(calls):
+        if index not in skip:
+            groups.setdefault(str(call.get("func")), []).append(index)
+    return list(groups.values())
 
 
 # ----------------------------------------------------------------------------- world
@@ -613,10 +699,16 @@ def send(fd: int, event: dict[str, Any]) -> None:
 
 
 def loader(
-    job: dict[str, Any], state: dict[str, Any], fd: int, ack_fd: int, out_dir: str, world: dict
+    job: dict[str, Any],
+    statements: list[dict[str, Any]],
+    state: dict[str, Any],
+    pipes: tuple[int, int],
+    out_dir: str,
+    world: dict,
 ) -> None:
-    """Run the notebook's statements, then each call in its own child. Never returns."""
-    statements, _ = split_statements(job["cells"])
+    """Run the notebook's statements, then the calls, one process per graded function (see
+    run_group). Never returns."""
+    fd, ack_fd = pipes
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     stdout = sys.stdout
     for k, stmt in enumerate(statements):
@@ -653,26 +745,8 @@ def loader(
             time.sleep(0.0005)
     else:
         send(fd, {"ev": "ready"})
-    for index, call in enumerate(job["calls"]):
-        if index in state["done"]:
-            continue
-        timeout = float(call.get("timeout", job.get("call_timeout", 10.0)))
-        send(fd, {"ev": "call_start", "n": index, "timeout": timeout})
-        os.read(ack_fd, 1)  # the supervisor has cleared away other processes
-        reap_children()
-        stdout.flush()
-        try:
-            pid = os.fork()
-        except OSError as exc:  # out of processes even after the clearing
-            send(fd, {"ev": "call_end", "n": index, "status": f"not started: {exc}"})
-            continue
-        if pid == 0:
-            try:
-                call_child(call, index, namespace, out_dir)
-            finally:
-                os._exit(1)
-        status = wait_child(pid, timeout)
-        send(fd, {"ev": "call_end", "n": index, "status": status})
+    for group in call_groups(job["calls"], state["done"]):
+        run_group(job, group, fd, ack_fd, (namespace, out_dir, world, stdout))
     send(fd, {"ev": "loader_done"})
     os._exit(0)
 
@@ -688,35 +762,146 @@ def reap_children() -> None:
             return
 
 
-def wait_child(pid: int, timeout: float) -> str:
-    """Wait for a call's process; kill its process group when it overruns its budget."""
-    deadline = time.monotonic() + timeout
-    try:  # a pidfd becomes readable when the child exits: no polling delay
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None
+class CallProcess:
+    """The runner's handle on a call process: its pid, pipes and exit notification."""
+
+    def __init__(self, pid: int, go: int, done: int) -> None:
+        self.pid, self.go, self.done = pid, go, done
+        try:  # a pidfd becomes readable when the process exits: no polling delay
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def close(self) -> None:
+        for fd in (self.go, self.done, self.pidfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def start_call_process(
+    job: dict[str, Any],
+    context: tuple[dict[str, Any], str, dict[str, Any], Any],
+    ack_fd: int,
+    fd: int,
+) -> CallProcess:
+    namespace, out_dir, world, stdout = context
+    go_read, go_write = os.pipe()
+    done_read, done_write = os.pipe()
+    stdout.flush()
     try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                if os.WIFSIGNALED(status):
-                    return f"signal {os.WTERMSIG(status)}"
-                code = os.WEXITSTATUS(status)
-                return "exited" if code == 0 else f"exit {code}"
-            left = deadline - time.monotonic()
-            if left <= 0:
-                for target in (-pid, pid):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(target, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return "timeout"
-            if pidfd is None:
-                time.sleep(0.002)
-            else:
-                select.select([pidfd], [], [], min(left, 0.5))
+        pid = os.fork()
+    except OSError:
+        for end in (go_read, go_write, done_read, done_write):
+            os.close(end)
+        raise
+    if pid == 0:
+        try:
+            for end in (go_write, done_read, ack_fd, fd):
+                os.close(end)
+            call_process(job["calls"], namespace, out_dir, (go_read, done_write), world, stdout)
+        finally:
+            os._exit(1)
+    os.close(go_read)
+    os.close(done_write)
+    return CallProcess(pid, go_write, done_read)
+
+
+def run_group(
+    job: dict[str, Any],
+    group: list[int],
+    fd: int,
+    ack_fd: int,
+    context: tuple[dict[str, Any], str, dict[str, Any], Any],
+) -> None:
+    """Run one function's calls in one call process, starting a fresh one after a call that
+    ended its process (crash, exit, timeout); the process is killed when the group is done."""
+    proc: CallProcess | None = None
+    try:
+        for index in group:
+            call = job["calls"][index]
+            timeout = float(call.get("timeout", job.get("call_timeout", 10.0)))
+            send(fd, {"ev": "call_start", "n": index, "timeout": timeout})
+            os.read(ack_fd, 1)  # the supervisor has cleared away other processes
+            if proc is not None and not _alive(proc):
+                proc.close()
+                proc = None
+            if proc is None:
+                try:
+                    proc = start_call_process(job, context, ack_fd, fd)
+                except OSError as exc:  # out of processes even after the clearing
+                    send(fd, {"ev": "call_end", "n": index, "status": f"not started: {exc}"})
+                    continue
+            status, alive = wait_call(proc, index, timeout)
+            if not alive:
+                proc.close()
+                proc = None
+            send(fd, {"ev": "call_end", "n": index, "status": status})
     finally:
-        if pidfd is not None:
-            os.close(pidfd)
+        if proc is not None:
+            _end(proc)
+
+
+def _alive(proc: CallProcess) -> bool:
+    try:
+        done, _ = os.waitpid(proc.pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == 0
+
+
+def _end(proc: CallProcess) -> None:
+    """Kill a call process and whatever it started in its process group, and reap it."""
+    for target in (-proc.pid, proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(proc.pid, 0)
+    proc.close()
+
+
+def _exit_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    code = os.WEXITSTATUS(status)
+    return "exited" if code == 0 else f"exit {code}"
+
+
+def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]:
+    """Send call `index` to the call process and wait for it: (status, process still alive).
+
+    "exited" with a live process is a call that returned (its result file is written); a
+    process that ended gives its exit status; one that overruns `timeout` is killed."""
+    message = index.to_bytes(4, "little")
+    try:
+        os.write(proc.go, message)
+    except OSError:  # it ended between calls
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(proc.pid, 0)
+            return _exit_status(status), False
+        return "exited", False
+    deadline = time.monotonic() + timeout
+    watched = [proc.done] + ([proc.pidfd] if proc.pidfd is not None else [])
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _end(proc)
+            return "timeout", False
+        ready, _, _ = select.select(watched, [], [], min(left, 0.5 if proc.pidfd else 0.002))
+        if proc.done in ready:
+            answer = _read_exactly(proc.done, 4)
+            if answer == message:
+                return "exited", True
+            if answer is None:  # it closed its end: wait for its exit only
+                watched = [w for w in watched if w != proc.done]
+            continue  # anything else was not written by the harness: keep waiting
+        if proc.pidfd is None or proc.pidfd in ready:
+            try:
+                done, status = os.waitpid(proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                return "exited", False
+            if done:
+                return _exit_status(status), False
 
 
 # ----------------------------------------------------------------------------- supervisor
@@ -834,7 +1019,7 @@ def run_loader(
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
         sys.stderr = sys.stdout
         try:
-            loader(job, state, ev_write, ack_read, out_dir, world)
+            loader(job, statements, state, (ev_write, ack_read), out_dir, world)
         finally:
             os._exit(70)
     os.close(ev_write)
@@ -894,7 +1079,7 @@ def run_loader(
                     continue
                 grace = float(job["calls"][ident].get("timeout", 10.0)) + 2.0
                 current = ("call", ident, time.monotonic() + grace)
-                kill_strays(keep=pid)
+                kill_strays(keep=pid, keep_children=True)
                 with contextlib.suppress(OSError):
                     os.write(ack_write, b"k")
             elif kind == "call_end":
@@ -980,8 +1165,17 @@ def _sandbox_pids(keep: int) -> list[int]:
     ]
 
 
-def kill_strays(keep: int) -> None:
-    """Before a call: kill what the notebook or earlier calls left running (not the loader).
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[-1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def kill_strays(keep: int, keep_children: bool = False) -> None:
+    """Before a call: kill what the notebook or earlier calls left running (not the loader,
+    nor with keep_children the runner's own call process: its only children are those).
 
     Only as PID 1 of the sandbox's own PID namespace, where /proc lists exactly the sandbox's
     processes; the killed processes are reaped by their parents or, orphaned, by us.
@@ -989,6 +1183,8 @@ def kill_strays(keep: int) -> None:
     if os.getpid() != 1:
         return
     targets = _sandbox_pids(keep)
+    if keep_children:
+        targets = [pid for pid in targets if _parent(pid) != keep]
     for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -1027,7 +1223,14 @@ def kill_leftovers() -> None:
             return
 
 
+def main(argv: list[str]) -> None:
+    """argv: JOB_DIR WORK_DIR OUT_DIR SITE_DIRS [SOURCE_DIR]; SITE_DIRS is the
+    os.pathsep-joined list of site-packages folders to import numpy (and torch) from."""
+    sys.path.extend(p for p in argv[3].split(os.pathsep) if p)
+    supervise(argv[0], argv[1], argv[2], argv[4] if len(argv) > 4 else "")
+    # Its files are closed: skip the interpreter's teardown (numpy's, torch's), tens of ms.
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    # argv: JOB_DIR WORK_DIR OUT_DIR SITE_DIRS (os.pathsep-joined site-packages to import from)
-    sys.path.extend(p for p in sys.argv[4].split(os.pathsep) if p)
-    supervise(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5] if len(sys.argv) > 5 else "")
+    main(sys.argv[1:])

@@ -9,6 +9,7 @@ lists, tuples, dicts and numpy arrays.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -71,6 +72,12 @@ def decode_value(data: Any, depth: int = 0) -> Any:
         raise BadOutput(f"unexpected JSON type {type(data).__name__}")
     if "__ndarray__" in data:
         return _decode_array(data)
+    if "__stacked__" in data:  # a list of arrays of one shape, sent as one array
+        stacked = data["__stacked__"]
+        array = _decode_array(stacked) if isinstance(stacked, dict) else None
+        if array is None or array.ndim == 0:
+            raise BadOutput("a stacked list must be an array with at least one dimension")
+        return list(array)
     if "__tuple__" in data:
         return tuple(decode_value(v, depth + 1) for v in _list(data["__tuple__"]))
     if "__float__" in data:
@@ -108,8 +115,10 @@ def _list(value: Any) -> list[Any]:
 
 
 def _decode_array(data: dict[str, Any]) -> np.ndarray:
+    if "__ndarray__" not in data or "dtype" not in data:
+        raise BadOutput("an array needs its data and its dtype")
     try:
-        dtype = np.dtype(str(data["dtype"]))
+        dtype = _dtype(str(data["dtype"])[:40])
     except TypeError as exc:
         raise BadOutput(f"bad dtype {data.get('dtype')!r}") from exc
     if dtype.kind not in ARRAY_KINDS or dtype.hasobject:
@@ -124,6 +133,11 @@ def _decode_array(data: dict[str, Any]) -> np.ndarray:
     if count * dtype.itemsize != len(raw):
         raise BadOutput(f"{len(raw)} bytes do not fill shape {shape} of {dtype}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype(name: str) -> np.dtype:
+    return np.dtype(name)
 
 
 def _read_json(path: Path, cap: int) -> Any:

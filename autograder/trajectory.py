@@ -5,6 +5,11 @@ is right when W[k+1] is what the algorithm gives from W[k]. Rounding differences
 another summation order) therefore never accumulate into a false fail, and the feedback
 names the first step that leaves the tolerance. Where the algorithm chooses among tied
 entries (top-k, the trimmed set), every valid choice is accepted.
+
+A check may also give a batch step: one acceptable next iterate for every row at once
+(shape (K, d) in, (K, d) out). Rows it matches pass without the per-row step; the others
+(a wrong step, or a different tie choice) go through the per-row step, so the batch step
+only has to return one of the candidates the per-row step would accept.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from autograder.compare import CheckFailure, close_mask, fmt
 
 # A step gives the acceptable next iterates from the current one (several when tied).
 Step = Callable[[np.ndarray], list[np.ndarray]]
+# A batch step gives one acceptable next iterate for each row of a (K, d) array of iterates.
+BatchStep = Callable[[np.ndarray], np.ndarray]
 
 
 def selections(magnitudes: np.ndarray, count: int, largest: bool, tol: float) -> list[tuple]:
@@ -53,16 +60,32 @@ def step_matches(
     """Whether one step landed on `candidate`: |got - candidate| <= atol + rtol * (|candidate|
     + |prev|). The error of computing a step grows with the operands, not the result: when an
     entry crosses zero, W[k+1] is small but carries the rounding of W[k] (float32 students)."""
-    with np.errstate(invalid="ignore"):
-        ok = np.abs(got - candidate) <= atol + rtol * (np.abs(candidate) + np.abs(prev))
-    return bool(np.all(ok | (got == candidate)))
+    return bool(rows_matching(got, candidate, prev, rtol, atol))
+
+
+def rows_matching(
+    got: np.ndarray, candidates: np.ndarray, prev: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """step_matches for every row at once: (K, d) arrays in, a (K,) bool array out."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.abs(got - candidates) <= atol + rtol * (np.abs(candidates) + np.abs(prev))
+    return np.all(close | (got == candidates), axis=-1)
 
 
 def first_bad_step(
-    W_hist: np.ndarray, step: Step, rtol: float, atol: float
+    W_hist: np.ndarray, step: Step, rtol: float, atol: float, batch: BatchStep | None = None
 ) -> tuple[int, list[np.ndarray]] | None:
-    """The first k whose W[k+1] matches none of step(W[k]), with those candidates."""
+    """The first k whose W[k+1] matches none of step(W[k]), with those candidates.
+
+    With a batch step, the rows it matches are accepted at once (see the module's docstring).
+    """
+    fast = np.zeros(W_hist.shape[0] - 1, dtype=bool)
+    if batch is not None and fast.size:
+        with np.errstate(all="ignore"):
+            fast = rows_matching(W_hist[1:], batch(W_hist[:-1]), W_hist[:-1], rtol, atol)
     for k in range(W_hist.shape[0] - 1):
+        if fast[k]:
+            continue
         candidates = step(W_hist[k])
         got = W_hist[k + 1]
         if not any(step_matches(got, c, W_hist[k], rtol, atol) for c in candidates):
@@ -79,11 +102,12 @@ def check_trajectory(
     what: str,
     start: np.ndarray,
     mistakes: Sequence[tuple[str, Step]] = (),
+    batch: BatchStep | None = None,
 ) -> None:
     """Fail at the first step of W_hist (shape (K+1, d)) that does not follow `step`.
 
     `mistakes` are (cause, wrong step) pairs: when the bad step matches a wrong step taken
-    from the same iterate, the feedback names the cause.
+    from the same iterate, the feedback names the cause. `batch` is the optional fast path.
     """
     if W_hist.shape[0] > 2 and np.all(W_hist == W_hist[-1]) and np.any(W_hist[-1] != start):
         raise CheckFailure(
@@ -96,7 +120,7 @@ def check_trajectory(
             f"{what}: the first row should be the starting point {fmt(start)}, got "
             f"{fmt(W_hist[0])}. Record W before the first update."
         )
-    bad = first_bad_step(W_hist, step, rtol, atol)
+    bad = first_bad_step(W_hist, step, rtol, atol, batch)
     if bad is None:
         return
     k, candidates = bad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from autograder.course import Course
 from autograder.grade import grade_submission
 from autograder.harness import encode, split_statements
 from autograder.job import write_job
-from autograder.outputs import Unsupported, decode_value, read_output
+from autograder.outputs import BadOutput, Unsupported, decode_value, read_output
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOXED = sandbox.backend()[0] == "bwrap"
@@ -91,6 +92,23 @@ def test_encode_refuses_objects() -> None:
     assert value["b"][:2] == (1, 2.5) and np.isnan(value["b"][2])
     assert np.array_equal(value["c"], np.eye(2))
     assert isinstance(decode_value(encode(np.array([object()], dtype=object))), Unsupported)
+
+
+def test_lists_of_like_arrays_travel_stacked_and_come_back_as_lists() -> None:
+    draws = [np.arange(3.0) * k for k in range(4)]
+    data = json.loads(json.dumps(encode(draws)))
+    assert set(data) == {"__stacked__"}
+    back = decode_value(data)
+    assert isinstance(back, list) and len(back) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(back, draws))
+    for mixed in ([np.zeros(2), np.zeros(3)], [np.zeros(2), np.zeros(2, dtype=np.float32)]):
+        back = decode_value(json.loads(json.dumps(encode(mixed))))
+        assert [a.shape for a in back] == [a.shape for a in mixed]
+        assert [a.dtype for a in back] == [a.dtype for a in mixed]
+    assert decode_value(encode([np.zeros(2), [1.0, 2.0]]))[1] == [1.0, 2.0]
+    for forged in ({"__stacked__": {}}, {"__stacked__": [1, 2]}, {"__ndarray__": "AAAA"}):
+        with pytest.raises(BadOutput):
+            decode_value(forged)
 
 
 @needs_bwrap
@@ -171,6 +189,73 @@ def test_each_call_has_its_own_budget_and_process(tmp_path: Path) -> None:
     assert output.calls[4].value == output.calls[5].value == 1  # calls never see each other
     assert output.calls[7].value == 42
     assert run_info.wall_seconds < 30
+
+
+def test_calls_of_one_function_share_a_process_but_not_what_a_call_changed(
+    tmp_path: Path,
+) -> None:
+    """One process per graded function (harness.run_group): between its calls the harness's
+    world and the notebook's names are put back; a call that ends the process is followed by
+    a fresh one; what a function's calls left running ends before another function runs."""
+    source = (
+        "import os, threading, time\n"
+        "import numpy as np\n"
+        "def poison():\n"
+        "    before = float(np.mean([1.0, 2.0]))\n"
+        "    np.mean = lambda *a, **k: 99.0\n"
+        "    return before\n"
+        "def maybe_exit(code):\n"
+        "    if code:\n"
+        "        os._exit(code)\n"
+        "    return os.getpid()\n"
+        "def spin():\n"
+        "    def tick():\n"
+        "        while True:\n"
+        "            with open('/tmp/ticks', 'a') as fh:\n"
+        "                fh.write('.')\n"
+        "            time.sleep(0.005)\n"
+        "    threading.Thread(target=tick, daemon=True).start()\n"
+        "    time.sleep(0.05)\n"
+        "    return os.path.getsize('/tmp/ticks') > 0\n"
+        "def ticking():\n"
+        "    first = os.path.getsize('/tmp/ticks')\n"
+        "    time.sleep(0.1)\n"
+        "    return os.path.getsize('/tmp/ticks') - first\n"
+    )
+    calls = [
+        Call("p1", "poison"),
+        Call("x1", "maybe_exit", (0,)),
+        Call("p2", "poison"),
+        Call("x2", "maybe_exit", (0,)),
+        Call("x3", "maybe_exit", (5,)),
+        Call("x4", "maybe_exit", (0,)),
+        Call("s", "spin"),
+        Call("t", "ticking"),
+    ]
+    _, output = run(tmp_path, [("answer", source)], calls)
+    got = {c.id: r for c, r in zip(calls, output.calls)}
+    assert got["p1"].value == got["p2"].value == 1.5  # numpy put back between the calls
+    assert got["x1"].value == got["x2"].value  # one process for one function's calls
+    assert got["x3"].status == "crashed" and "exit 5" in got["x3"].error
+    assert got["x4"].status == "ok" and got["x4"].value != got["x1"].value  # a fresh process
+    assert got["s"].value is True
+    assert got["t"].value == 0, "the thread of spin() outlived its function's calls"
+
+
+def test_statement_source_is_the_exact_segment() -> None:
+    """split_statements cuts each statement's text itself; it must equal ast's own segment
+    (the solutions' cells, plus statements sharing a line and non-ASCII text)."""
+    sources = ["x = 1; y = 'é'\nfor i in range(2):\n    pass\nz = [\n  'ü',\n  2]"]
+    for info in assignments.ASSIGNMENTS.values():
+        notebook = json.loads((info.solution_dir / info.notebook).read_text(encoding="utf-8"))
+        sources += ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    sources = [text for text in sources if "%" not in text and "!" not in text]  # no magics
+    cells = [{"index": i, "role": "answer", "source": text} for i, text in enumerate(sources)]
+    statements, _ = split_statements(cells)
+    assert len(statements) > 20
+    for stmt in statements:
+        expected = ast.get_source_segment(sources[stmt["cell"]], stmt["tree"].body[0])
+        assert stmt["code"] == expected, stmt["code"][:80]
 
 
 def test_hanging_or_killing_statements_are_skipped(tmp_path: Path) -> None:

@@ -224,6 +224,22 @@ def _unpack_run(sub: Sub, call_id: str, steps: int, n: int, d: int, what: str):
     )
 
 
+def _worker_grads(W, X, y, clip=None):
+    """Every worker's (clipped) gradient at every row of W: W (..., d) -> (..., n, d).
+
+    The batch form of ref.worker_gradient (2 x_i (x_i . W - y_i)) and ref.clip_gradient.
+    """
+    G = 2.0 * (W @ X.T - y)[..., None] * X
+    return G if clip is None else ref.clip_gradient(G.ravel(), clip).reshape(G.shape)
+
+
+def _ps_batch_step(X, y, lr, clip=None):
+    def batch(W):
+        return W - lr * _worker_grads(W, X, y, clip).mean(axis=-2)
+
+    return batch
+
+
 def _ps_step(X, y, lr, clip=None):
     def step(W):
         grads = [ref.worker_gradient(W, X[i], y[i]) for i in range(X.shape[0])]
@@ -285,6 +301,7 @@ def _check_ps_run(sub: Sub, call_id: str, X, y, lr, steps, clip=None, label=""):
         what=what,
         start=np.zeros(X.shape[1]),
         mistakes=_ps_mistakes(X, y, lr, clip),
+        batch=_ps_batch_step(X, y, lr, clip),
     )
     expected_losses = (W_hist[1:] @ X.T - y) ** 2
     mistakes = [
@@ -422,38 +439,36 @@ def _combos(n: int) -> np.ndarray:
     return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
 
 
-def _tern_step_ok(W, W_next, X, y, lr, scaler, clip) -> bool:
-    """Whether W -> W_next is an average of per-worker ternary vectors at W.
+def _tern_steps_ok(W_hist, X, y, lr, scaler, clip) -> np.ndarray:
+    """Whether each step W[k] -> W[k+1] is an average of per-worker ternary vectors at W[k].
 
-    Entry j of worker i is 0 or s sign(g_ij); when its keep-probability min(|g_ij|/s, 1) is
-    1 (the largest entry under s = max |g|, or a clipped entry under s = T) it is always
-    s sign(g_ij): Bernoulli(1) never draws 0, so this holds for every correct implementation.
+    W_hist: (..., K+1, d); returns (..., K) booleans. Entry j of worker i is 0 or
+    s sign(g_ij); when its keep-probability min(|g_ij|/s, 1) is 1 (the largest entry under
+    s = max |g|, or a clipped entry under s = T) it is always s sign(g_ij): Bernoulli(1) never
+    draws 0, so this holds for every correct implementation.
     """
-    n, d = X.shape
-    kept, maybe = [], []
-    for i in range(n):
-        g = ref.worker_gradient(W, X[i], y[i])
-        if clip is not None:
-            g = ref.clip_gradient(g, clip)
-        s = scaler if scaler is not None else float(np.abs(g).max())
-        full = s * np.sign(g)
-        sure = np.abs(g) >= SURE * s if s > 0 else np.zeros(d, dtype=bool)
-        kept.append(np.where(sure, full, 0.0))
-        maybe.append(np.where(sure, 0.0, full))
-    totals = np.sum(kept, axis=0) + _combos(n) @ np.array(maybe)  # (2^n, d)
-    steps = W - lr * totals / n
+    n = X.shape[0]
+    W, W_next = W_hist[..., :-1, :], W_hist[..., 1:, :]
+    G = _worker_grads(W, X, y, clip)  # (..., K, n, d)
+    s = np.abs(G).max(axis=-1) if scaler is None else np.full(G.shape[:-1], float(scaler))
+    full = s[..., None] * np.sign(G)
+    sure = (np.abs(G) >= SURE * s[..., None]) & (s[..., None] > 0)
+    kept = np.where(sure, full, 0.0).sum(axis=-2)  # (..., K, d)
+    maybe = np.where(sure, 0.0, full)  # (..., K, n, d)
+    totals = kept[..., None, :] + np.einsum("cn,...nd->...cd", _combos(n), maybe)
+    steps = W[..., None, :] - lr * totals / n  # (..., K, 2^n, d)
     # rounding grows with the operands (|W| and the step), not the result, which is small
     # when an entry crosses zero
-    tol = ATOL + RTOL * (np.abs(steps) + np.abs(W) + lr * np.abs(totals) / n)
-    per_coord = np.abs(steps - W_next) <= tol  # (2^n, d)
-    return bool(np.all(per_coord.any(axis=0)))
+    tol = ATOL + RTOL * (np.abs(steps) + np.abs(W)[..., None, :] + lr * np.abs(totals) / n)
+    per_coord = np.abs(steps - W_next[..., None, :]) <= tol  # (..., K, 2^n, d)
+    return np.all(per_coord.any(axis=-2), axis=-1)
 
 
 def _check_tern_runs(sub: Sub, call_id: str, X, y, lr, steps, scaler, clip, label) -> list[str]:
     value = sub.value(call_id)
     if not isinstance(value, list) or len(value) != TERN_RUNS:
         raise CheckFailure(f"{label}: the harness expected {TERN_RUNS} runs.")
-    finals = []
+    finals, histories = [], []
     for r, run in enumerate(value):
         if not isinstance(run, tuple | list) or len(run) != 2:
             raise CheckFailure(f"{label}: expected (W_hist, losses), got {type(run).__name__}.")
@@ -480,23 +495,25 @@ def _check_tern_runs(sub: Sub, call_id: str, X, y, lr, steps, scaler, clip, labe
                 what=f"{label}, run {r}: losses[k, i] = (X_i W_(k+1) - y_i)^2",
                 mistakes=mistakes,
             )
-        if r < 40:  # the law of every step, on a sample of runs
-            for k in range(steps):
-                if not _tern_step_ok(W_hist[k], W_hist[k + 1], X, y, lr, scaler, clip):
-                    hint = (
-                        "each worker ternarizes its own (clipped) gradient with s = "
-                        f"{'max |g_i| of that worker' if scaler is None else f'{scaler:g}'}, "
-                        "keeping every entry whose probability |g_j|/s is 1; the server "
-                        "averages the ternary vectors."
-                    )
-                    raise CheckFailure(
-                        f"{label}: run {r}, step {k + 1}: W moved from {fmt(W_hist[k])} to "
-                        f"{fmt(W_hist[k + 1])}, which is not an average of ternary gradients "
-                        f"({hint})\n  Likely causes: one scaler for all workers, a gradient "
-                        "clipped the wrong way or not at all, a wrong gradient, or a sum "
-                        "instead of an average."
-                    )
+        histories.append(W_hist)
         finals.append(np.log10(losses[-1].sum() + 1e-300))
+    with np.errstate(all="ignore"):  # inf or nan in a run fails below, with its run and step
+        ok = _tern_steps_ok(np.stack(histories), X, y, lr, scaler, clip)  # every step's law
+    if not ok.all():
+        r, k = (int(i) for i in np.argwhere(~ok)[0])
+        hint = (
+            "each worker ternarizes its own (clipped) gradient with s = "
+            f"{'max |g_i| of that worker' if scaler is None else f'{scaler:g}'}, "
+            "keeping every entry whose probability |g_j|/s is 1; the server "
+            "averages the ternary vectors."
+        )
+        raise CheckFailure(
+            f"{label}: run {r}, step {k + 1}: W moved from {fmt(histories[r][k])} to "
+            f"{fmt(histories[r][k + 1])}, which is not an average of ternary gradients "
+            f"({hint})\n  Likely causes: one scaler for all workers, a gradient "
+            "clipped the wrong way or not at all, a wrong gradient, or a sum "
+            "instead of an average."
+        )
     finals = np.array(finals)
     if np.ptp(finals) == 0:
         return [

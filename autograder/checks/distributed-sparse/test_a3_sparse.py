@@ -261,7 +261,8 @@ def test_trimmed(sub: Sub) -> None:
 
 # --------------------------------------------------------------------------- trajectories
 def _grad(W, X, y):
-    return 2.0 * X.T @ (X @ W - y)
+    """grad L at W, shape (d,); or at every row of W, shape (K, d)."""
+    return 2.0 * ((W @ X.T - y) @ X)
 
 
 def _step(X, y, mu, method, lam=None, t=None, trim_by="v"):
@@ -281,6 +282,35 @@ def _step(X, y, mu, method, lam=None, t=None, trim_by="v"):
         return [_trim(t)(v, list(c)) for c in selections(basis, 3, False, tie_tol(basis))]
 
     return step
+
+
+def _batch_step(X, y, mu, method, lam=None, t=None, trim_by="v"):
+    """`_step` for every row of W (shape (K, d)) at once, one candidate per row: where a
+    selection ties, the lowest indices (always among `_step`'s candidates)."""
+
+    def soft(values):
+        return ref.soft_threshold(values.ravel(), t).reshape(values.shape)
+
+    def batch(W):
+        v = W - mu * _grad(W, X, y)
+        if method == "gd":
+            return v
+        if method == "l1":
+            return v - mu * lam * np.sign(W)
+        if method == "prox":
+            return soft(v)
+        if method == "prune":
+            chosen = np.argsort(-np.abs(v), axis=1, kind="stable")[:, :2]
+            out = np.zeros_like(v)
+            np.put_along_axis(out, chosen, np.take_along_axis(v, chosen, axis=1), axis=1)
+            return out
+        basis = np.abs(v) if trim_by == "v" else np.abs(W)
+        chosen = np.argsort(basis, axis=1, kind="stable")[:, :3]
+        out = v.copy()
+        np.put_along_axis(out, chosen, soft(np.take_along_axis(v, chosen, axis=1)), axis=1)
+        return out
+
+    return batch
 
 
 def _mistakes(X, y, mu, method, lam=None, t=None):
@@ -393,6 +423,7 @@ def _check_run(sub: Sub, call_id: str, X, y, method, kwargs, steps, label) -> np
                 what=label,
                 start=start,
                 mistakes=mistakes,
+                batch=_batch_step(X, y, mu, method, lam, t, "v"),
             )
         except CheckFailure as by_v:
             try:
@@ -403,6 +434,7 @@ def _check_run(sub: Sub, call_id: str, X, y, method, kwargs, steps, label) -> np
                     atol=ATOL,
                     what=label,
                     start=start,
+                    batch=_batch_step(X, y, mu, method, lam, t, "w"),
                 )
             except CheckFailure:
                 raise by_v from None
@@ -415,6 +447,7 @@ def _check_run(sub: Sub, call_id: str, X, y, method, kwargs, steps, label) -> np
             what=label,
             start=start,
             mistakes=mistakes,
+            batch=_batch_step(X, y, mu, method, lam, t),
         )
     L_ref = np.sum((W_hist @ X.T - y) ** 2, axis=1)
     penalty = np.abs(W_hist).sum(axis=1) * (lam if lam is not None else (t or 0) / mu)
