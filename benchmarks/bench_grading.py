@@ -6,9 +6,10 @@ sample, in turn), grades them into a fresh gradebook with `effdl grade --class`'
 (autograder.batch.grade_class) once per worker count, and reports submissions per minute
 (end to end: worker start-up, planning and writing every result file included) and the
 median seconds per submission, split into staging, sandbox start, harness and checks. The
-sandbox start is measured on its own: bubblewrap with the grader's mounts starting the Python
-interpreter and importing what the harness pre-imports (numpy; numpy and torch), median of 5.
-The harness share is the sandbox's wall time minus that start.
+sandbox start is measured on its own: bubblewrap with the grader's mounts and environment
+starting the Python interpreter, importing what the harness pre-imports (numpy; numpy, torch
+and torch._dynamo) and exiting as the harness does, median of 5. The harness share is the
+sandbox's wall time minus that start.
 
 otter: problem A4 (CSC encoding) in otter's format lives in benchmarks/otter/ (test files
 made from effdl and the hidden checks' inputs, by this script when missing). The script
@@ -122,12 +123,17 @@ def sandbox_start(preimport: tuple[str, ...], repeats: int = 5) -> float | None:
         return None
     try:
         exe, sites = sandbox._python_paths()
-        base = ["bwrap", *sandbox._mounts([]), *sandbox._namespaces(), "--"]
-        base += sandbox._drop_root(sandbox.BASE_UID + 999)
+        base = ["bwrap", *sandbox._mounts([]), "--tmpfs", "/submission", *sandbox._namespaces()]
+        base += ["--chdir", "/submission", "--clearenv"]
+        for key, value in sandbox._environment().items():  # as in a grading (threads, HOME)
+            base += ["--setenv", key, value]
+        base += ["--", *sandbox._drop_root(sandbox.BASE_UID + 999)]
     except (AttributeError, TypeError) as exc:  # the sandbox module changed its internals
         print(f"cannot measure the sandbox start separately: {exc}", file=sys.stderr)
         return None
-    code = f"import sys; sys.path.extend({sites!r}); " + "; ".join(f"import {m}" for m in preimport)
+    code = f"import os, sys; sys.path.extend({sites!r}); "
+    code += "; ".join(f"import {m}" for m in preimport)
+    code += "; os._exit(0)"  # as the harness ends: without the interpreter's teardown
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
