@@ -762,6 +762,9 @@ def reap_children() -> None:
             return
 
 
+UNDELIVERED = "not started: its process ended before the call reached it"
+
+
 class CallProcess:
     """The runner's handle on a call process: its pid, pipes and exit notification."""
 
@@ -773,10 +776,13 @@ class CallProcess:
             self.pidfd = None
 
     def close(self) -> None:
+        """Close its descriptors, once: a second close could hit a reused number."""
         for fd in (self.go, self.done, self.pidfd):
-            if fd is not None:
+            if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        self.go = self.done = -1
+        self.pidfd = None
 
 
 def start_call_process(
@@ -823,19 +829,22 @@ def run_group(
             timeout = float(call.get("timeout", job.get("call_timeout", 10.0)))
             send(fd, {"ev": "call_start", "n": index, "timeout": timeout})
             os.read(ack_fd, 1)  # the supervisor has cleared away other processes
-            if proc is not None and not _alive(proc):
-                proc.close()
-                proc = None
-            if proc is None:
-                try:
-                    proc = start_call_process(job, context, ack_fd, fd)
-                except OSError as exc:  # out of processes even after the clearing
-                    send(fd, {"ev": "call_end", "n": index, "status": f"not started: {exc}"})
-                    continue
-            status, alive = wait_call(proc, index, timeout)
-            if not alive:
-                proc.close()
-                proc = None
+            for _attempt in range(2):  # again in a fresh process if it ended between calls
+                if proc is not None and not _alive(proc):
+                    proc.close()
+                    proc = None
+                if proc is None:
+                    try:
+                        proc = start_call_process(job, context, ack_fd, fd)
+                    except OSError as exc:  # out of processes even after the clearing
+                        status = f"not started: {exc}"
+                        break
+                status, alive = wait_call(proc, index, timeout)
+                if not alive:
+                    proc.close()
+                    proc = None
+                if status != UNDELIVERED:
+                    break
             send(fd, {"ev": "call_end", "n": index, "status": status})
     finally:
         if proc is not None:
@@ -875,11 +884,9 @@ def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]
     message = index.to_bytes(4, "little")
     try:
         os.write(proc.go, message)
-    except OSError:  # it ended between calls
-        with contextlib.suppress(ChildProcessError):
-            _, status = os.waitpid(proc.pid, 0)
-            return _exit_status(status), False
-        return "exited", False
+    except OSError:  # it ended (or closed the harness's pipe) after its last call
+        _end(proc)
+        return UNDELIVERED, False
     deadline = time.monotonic() + timeout
     watched = [proc.done] + ([proc.pidfd] if proc.pidfd is not None else [])
     while True:
@@ -887,7 +894,9 @@ def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]
         if left <= 0:
             _end(proc)
             return "timeout", False
-        ready, _, _ = select.select(watched, [], [], min(left, 0.5 if proc.pidfd else 0.002))
+        ready, _, _ = select.select(
+            watched, [], [], min(left, 0.002 if proc.pidfd is None else 0.5)
+        )
         if proc.done in ready:
             answer = _read_exactly(proc.done, 4)
             if answer == message:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 import json
 import os
+import time
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from autograder import assignments, sandbox
+from autograder import assignments, harness, sandbox
 from autograder.checking import Call
 from autograder.course import Course
 from autograder.grade import grade_submission
@@ -240,6 +241,32 @@ def test_calls_of_one_function_share_a_process_but_not_what_a_call_changed(
     assert got["x4"].status == "ok" and got["x4"].value != got["x1"].value  # a fresh process
     assert got["s"].value is True
     assert got["t"].value == 0, "the thread of spin() outlived its function's calls"
+
+
+def test_a_call_its_process_can_no_longer_take_is_undelivered_and_the_process_ended() -> None:
+    """A call process that closed the harness's pipe (or ended) after its last call: the call
+    is reported undelivered (run_group then retries it in a fresh process) and the old
+    process is killed and reaped, never waited for."""
+    go_read, go_write = os.pipe()
+    done_read, done_write = os.pipe()
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a call process that stopped listening but lives on
+        os.close(go_read)
+        os.write(ready_write, b"r")
+        time.sleep(60)
+        os._exit(0)
+    for fd in (go_read, done_write, ready_write):
+        os.close(fd)
+    assert os.read(ready_read, 1) == b"r"
+    os.close(ready_read)
+    proc = harness.CallProcess(pid, go_write, done_read)
+    started = time.monotonic()
+    assert harness.wait_call(proc, 3, timeout=10) == (harness.UNDELIVERED, False)
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
+    proc.close()  # a second close is harmless
 
 
 def test_statement_source_is_the_exact_segment() -> None:
