@@ -4,8 +4,9 @@ call's own time and the harness's overhead per call, and each hidden check.
 Grades one submission (by default the committed solution of the assignment) --runs times,
 keeping the harness's output, and prints medians over the runs. Call times come from the
 harness (time inside the call's process); the per-call overhead is the time from a call's
-start event to its end event minus that (fork, seeding, encoding, writing, exit, the
-supervisor's round trip). Event times are for profiling only; grading never reads them.
+start event to its end event minus that (the supervisor's clearing of strays, putting back
+the harness's world, seeding, encoding, writing, the round trips, and for a function's first
+call the fork of its process). Event times are for profiling only; grading never reads them.
 
     .venv/bin/python benchmarks/profile_grading.py
     .venv/bin/python benchmarks/profile_grading.py --assignment prune-quantize --runs 3
