@@ -222,6 +222,13 @@ def test_calls_of_one_function_share_a_process_but_not_what_a_call_changed(
         "    first = os.path.getsize('/tmp/ticks')\n"
         "    time.sleep(0.1)\n"
         "    return os.path.getsize('/tmp/ticks') - first\n"
+        "def noisy():\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            os.write(fd, b'xyz')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return 7\n"
     )
     calls = [
         Call("p1", "poison"),
@@ -232,6 +239,8 @@ def test_calls_of_one_function_share_a_process_but_not_what_a_call_changed(
         Call("x4", "maybe_exit", (0,)),
         Call("s", "spin"),
         Call("t", "ticking"),
+        Call("n1", "noisy", timeout=5),
+        Call("n2", "noisy", timeout=5),
     ]
     _, output = run(tmp_path, [("answer", source)], calls)
     got = {c.id: r for c, r in zip(calls, output.calls)}
@@ -241,6 +250,8 @@ def test_calls_of_one_function_share_a_process_but_not_what_a_call_changed(
     assert got["x4"].status == "ok" and got["x4"].value != got["x1"].value  # a fresh process
     assert got["s"].value is True
     assert got["t"].value == 0, "the thread of spin() outlived its function's calls"
+    assert got["n1"].value == got["n2"].value == 7  # bytes written into the harness's pipes
+    assert output.restarts == 0, "stray bytes on a pipe made the harness lose its loader"
 
 
 def test_a_call_its_process_can_no_longer_take_is_undelivered_and_the_process_ended() -> None:
