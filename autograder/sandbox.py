@@ -385,6 +385,15 @@ def _tree_usage(folder: Path, cap_files: int) -> tuple[int, int]:
     return size, count
 
 
+def process_args(uid: int) -> list[str]:
+    """bwrap's arguments after the mounts: namespaces, the working folder /submission, the
+    grading environment, then the command that drops root to `uid` (the program follows)."""
+    args = [*_namespaces(), "--chdir", "/submission", "--clearenv"]
+    for key, value in _environment().items():
+        args += ["--setenv", key, value]
+    return [*args, "--", *_drop_root(uid)]
+
+
 def _exit_notifier(pid: int) -> int | None:
     """A pidfd of the process (readable once it has exited), or None where there is none."""
     try:
@@ -478,10 +487,7 @@ def _run_harness(
         harness_dirs = ["/grader", "/submission", "/out", site_arg]
         watched += [work_dir, tmp_dir]
     if kind == "bwrap":
-        cmd += [*_namespaces(), "--chdir", "/submission", "--clearenv"]
-        for key, value in _environment().items():
-            cmd += ["--setenv", key, value]
-        cmd += ["--", *_drop_root(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
+        cmd += [*process_args(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
         child_uid = None
     else:
         cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir)]

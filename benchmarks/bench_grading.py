@@ -123,11 +123,8 @@ def sandbox_start(preimport: tuple[str, ...], repeats: int = 5) -> float | None:
         return None
     try:
         exe, sites = sandbox._python_paths()
-        base = ["bwrap", *sandbox._mounts([]), "--tmpfs", "/submission", *sandbox._namespaces()]
-        base += ["--chdir", "/submission", "--clearenv"]
-        for key, value in sandbox._environment().items():  # as in a grading (threads, HOME)
-            base += ["--setenv", key, value]
-        base += ["--", *sandbox._drop_root(sandbox.BASE_UID + 999)]
+        base = ["bwrap", *sandbox._mounts([]), "--tmpfs", "/submission"]
+        base += sandbox.process_args(sandbox.BASE_UID + 999)  # as in a grading
     except (AttributeError, TypeError) as exc:  # the sandbox module changed its internals
         print(f"cannot measure the sandbox start separately: {exc}", file=sys.stderr)
         return None
