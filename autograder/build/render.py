@@ -140,10 +140,25 @@ def render_bundle(name: str, variant: dict[str, Any], solution: bool) -> Rendere
         if path.is_file():
             files[path.name] = path.read_bytes()
     if solution:
-        files["answer_key.json"] = (json.dumps(answer_key(name, variant), indent=2) + "\n").encode()
+        key = _stable(answer_key(name, variant))
+        files["answer_key.json"] = (json.dumps(key, indent=2) + "\n").encode()
         if (folder / "rubric.md.j2").is_file():
             files["rubric.md"] = env.get_template("rubric.md.j2").render(**ctx).encode()
     return Rendered(files)
+
+
+def _stable(value: Any) -> Any:
+    """The answer key with its floats rounded to what every platform computes alike: 10
+    significant digits, and values below 1e-6 (residual losses of a converged run) to 9
+    decimals. The last bits of a float depend on the numpy version and the BLAS, and the
+    committed key must equal a fresh build anywhere."""
+    if isinstance(value, float):
+        return round(value, 9) if abs(value) < 1e-6 else float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stable(v) for v in value]
+    return value
 
 
 def answer_key(name: str, variant: dict[str, Any]) -> dict[str, Any]:
