@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.course import CourseError
+from autograder.course.settings import CourseError
 from effdl import __version__
 
 
@@ -21,41 +21,32 @@ class UsageError(Exception):
 
 
 def _cmd_key(args: argparse.Namespace) -> int:
-    from autograder.course import load_course
-    from effdl.answer_key import distributed_sparse_key, format_key
-    from effdl.variants import distributed_sparse_variant
+    from autograder import plugin
+    from autograder.course.settings import load_course
 
-    if args.assignment != "distributed-sparse":
-        raise UsageError(
-            f"no numeric answer key for {args.assignment!r}: only 'distributed-sparse' has one"
-        )
+    try:
+        manifest = plugin.get(args.assignment)
+    except plugin.UnknownAssignment as exc:
+        raise UsageError(str(exc)) from exc
     course = load_course(args.course)
     if args.student and course.secret is None:
         raise UsageError(
             "--student needs the course secret that makes the variants: pass --course "
             "course.toml (with [course] secret = ...) or set EFFDL_COURSE"
         )
-    variant = distributed_sparse_variant(course.secret, args.student)
-    key = distributed_sparse_key(variant)
-    if args.json:
+    key = manifest.answer_key(manifest.variant(course.secret, args.student))
+    if args.json or manifest.format_key is None:
         print(json.dumps(key, indent=2, sort_keys=True))
     else:
-        print(format_key(key))
+        print(manifest.format_key(key))
     return 0
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from effdl.train.lab import run_prune_quantize_lab
-
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
     try:
-        run_prune_quantize_lab(
-            data=args.data, checkpoint=args.checkpoint, quick=args.quick, out_dir=Path(args.out)
-        )
-    except (FileNotFoundError, ValueError) as exc:  # CIFAR-10 missing, bad --data spec
+        return int(args.lab_run(args) or 0)
+    except (FileNotFoundError, ValueError) as exc:  # data missing, a bad --data spec
         raise UsageError(str(exc)) from exc
-    return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -69,8 +60,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.assignments import UnknownAssignment
-    from autograder.gradecmd import grade_paths
+    from autograder.commands.grade import grade_paths
+    from autograder.plugin import UnknownAssignment
 
     if args.class_dir is not None:
         return _cmd_grade_class(args)
@@ -97,18 +88,27 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _class_errors() -> tuple[type[Exception], ...]:
     """Errors of the class-grading commands that are the user's input, not a bug."""
-    from autograder.assignments import UnknownAssignment
-    from autograder.batch import BatchError
-    from autograder.exports import ExportError
+    from autograder.commands.batch import BatchError
+    from autograder.commands.exports import ExportError
+    from autograder.commands.manual import ManualError
+    from autograder.course.late import LateError
     from autograder.gradebook import GradebookError
-    from autograder.late import LateError
-    from autograder.manual import ManualError
+    from autograder.plugin import UnknownAssignment
+    from autograder.publishing.files import FileExistsRefused
 
-    return (UnknownAssignment, BatchError, ExportError, GradebookError, LateError, ManualError)
+    return (
+        UnknownAssignment,
+        BatchError,
+        ExportError,
+        GradebookError,
+        LateError,
+        ManualError,
+        FileExistsRefused,
+    )
 
 
 def _cmd_grade_class(args: argparse.Namespace) -> int:
-    from autograder.batch import format_summary, grade_class
+    from autograder.commands.batch import format_summary, grade_class
 
     if args.paths or args.student:
         raise UsageError("give either PATH... (with --student) or --class DIR, not both")
@@ -132,7 +132,7 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from autograder.report import write_report
+    from autograder.publishing.report import write_report
 
     try:
         page = write_report(Path(args.gradebook), args.assignment, Path(args.out), args.course)
@@ -143,7 +143,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from autograder import exports
+    from autograder.commands import exports, gradescope
 
     try:
         if args.target == "csv":
@@ -160,7 +160,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             if not args.out:
                 raise UsageError("export gradescope needs --out FILE.zip")
-            exports.gradescope_zip(args.assignment, Path(args.out), args.course, args.force)
+            gradescope.gradescope_zip(args.assignment, Path(args.out), args.course, args.force)
             print(f"wrote {args.out}: upload it as the Gradescope autograder")
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
@@ -168,7 +168,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_manual(args: argparse.Namespace) -> int:
-    from autograder import manual
+    from autograder.commands import manual
+    from autograder.course.settings import load_course
 
     try:
         if args.action == "export":
@@ -182,7 +183,9 @@ def _cmd_manual(args: argparse.Namespace) -> int:
         else:
             if not args.csv:
                 raise UsageError("manual import needs the CSV of scores")
-            lines = manual.import_manual(Path(args.gradebook), args.assignment, Path(args.csv))
+            lines = manual.import_manual(
+                Path(args.gradebook), args.assignment, Path(args.csv), load_course(args.course)
+            )
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
     for line in lines:
@@ -191,16 +194,16 @@ def _cmd_manual(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from autograder import assignments
-    from autograder.build.bundles import build_canonical, build_students
-    from autograder.build.render import BuildError
-    from autograder.course import load_course
-    from autograder.students import RosterError, check_student_id, read_roster
+    from autograder import plugin
+    from autograder.authoring.bundles import build_canonical, build_students
+    from autograder.authoring.render import BuildError
+    from autograder.course.settings import load_course
+    from autograder.course.students import RosterError, check_student_id, read_roster
 
-    names = args.assignments or sorted(assignments.ASSIGNMENTS)
+    names = args.assignments or plugin.names()
     try:
         for name in names:
-            assignments.get(name)
+            plugin.get(name)
         course = load_course(args.course)
         if args.student and args.roster:
             raise UsageError("give either --student or --roster, not both")
@@ -213,7 +216,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             )
         else:
             notes = build_canonical(names, course, Path(args.out or "."), args.force)
-    except (assignments.UnknownAssignment, RosterError, BuildError, ValueError) as exc:
+    except (plugin.UnknownAssignment, RosterError, BuildError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     for note in notes:
         print(note)
@@ -221,16 +224,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from autograder.demo import run_demo
+    from autograder.commands.demo import run_demo
 
     return run_demo(Path(args.out))
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
-    from autograder.selftest import KINDS, main
+    from autograder.commands.selftest import KINDS, main
 
     kinds = args.only or list(KINDS)
     return main(args.workers, args.quick, kinds, args.repeat, args.keep)
+
+
+def _labs() -> list:
+    """The plug-ins that have a lab (their manifests import no torch)."""
+    from autograder import plugin
+
+    return [m for m in plugin.registry().values() if m.lab is not None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("key", help="print the numeric answer key of an assignment variant")
-    p.add_argument("assignment", help="assignment name (distributed-sparse)")
+    p.add_argument("assignment", help="assignment name")
     p.add_argument("--student", help="student id (default: the canonical variant)")
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--json", action="store_true", help="print JSON (answer_key.json's schema)")
@@ -259,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite files changed by hand")
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser("demo", help="build both assignments and grade sample submissions")
+    p = sub.add_parser("demo", help="build every assignment and grade sample submissions")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.set_defaults(func=_cmd_demo)
 
@@ -281,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grade", help="grade submissions in the sandbox")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a notebook, folder or zip each")
-    p.add_argument("--assignment", required=True, help="distributed-sparse or prune-quantize")
+    p.add_argument("--assignment", required=True, help="the assignment's name")
     p.add_argument("--student", help="student id (default: the file or folder name)")
     p.add_argument("--course", help="course.toml (or $EFFDL_COURSE)")
     p.add_argument("--out", default="graded", help="output folder (default: graded/)")
@@ -322,15 +332,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", required=True)
     p.add_argument("--out", metavar="DIR", help="export: folder for the pages and the CSV")
     p.add_argument("--force", action="store_true", help="export: overwrite the scores CSV")
+    p.add_argument("--course", help="course.toml: each student's own key, late policy")
     p.set_defaults(func=_cmd_manual)
 
-    p = sub.add_parser("lab", help="run the pruning and quantization experiments of B3-B4")
-    p.add_argument("lab", choices=["prune-quantize"])
-    p.add_argument("--data", required=True, help="'digits' or 'cifar10:DIR'")
-    p.add_argument("--checkpoint", help="dense starting checkpoint (default: train one)")
-    p.add_argument("--quick", action="store_true", help="short schedules for a smoke run")
-    p.add_argument("--out", default="runs", help="output directory (default: runs/)")
-    p.set_defaults(func=_cmd_lab)
+    p = sub.add_parser("lab", help="run an assignment's experiments (effdl lab NAME --help)")
+    labs = p.add_subparsers(dest="lab", metavar="ASSIGNMENT")
+    labs.required = True
+    for manifest in _labs():
+        q = labs.add_parser(manifest.name, help=manifest.lab.help)
+        manifest.lab.arguments(q)
+        q.set_defaults(func=_cmd_lab, lab_run=manifest.lab.run)
 
     p = sub.add_parser("train", help="train a dense ResNet-20 starting checkpoint")
     p.add_argument("--data", required=True, help="'digits' or 'cifar10:DIR'")

@@ -48,10 +48,11 @@ A4_FUNCTIONS = ("csc_encode", "csc_storage_bits", "csc_size_formula", "csc_max_K
 
 sys.path[:0] = [str(ROOT), str(ROOT / "lib")]
 
-from autograder import assignments, samples, sandbox  # noqa: E402
-from autograder.batch import grade_class  # noqa: E402
-from autograder.course import Course  # noqa: E402
-from autograder.grade import grade_submission  # noqa: E402
+from autograder import plugin, sandbox  # noqa: E402
+from autograder.authoring import samples  # noqa: E402
+from autograder.commands.batch import grade_class  # noqa: E402
+from autograder.course.settings import Course  # noqa: E402
+from autograder.grading.grade import grade_submission  # noqa: E402
 
 
 @dataclass
@@ -97,7 +98,7 @@ def make_class(assignment: str, n: int, folder: Path) -> dict[str, int]:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    info = assignments.get(assignment)
+    info = plugin.get(assignment)
     kinds = ["solution", "blank"] + [s.name for s in samples.samples(assignment)]
     ignore = shutil.ignore_patterns("answer_key.json", "rubric.md", ".effdl-build.json")
     counts: dict[str, int] = {}
@@ -174,7 +175,7 @@ def ensure_otter_venv() -> Path:
 
 
 def _a4_module():
-    from autograder import suite
+    from autograder.grading import suite
 
     suite_ = suite.load("distributed-sparse")
     return next(m for m in suite_.modules if m.__name__.endswith("test_a4_csc"))
@@ -257,7 +258,7 @@ def write_otter_tests(folder: Path) -> None:
 def a4_notebook(dest: Path) -> Path:
     """The solution's setup cells (imports, helpers, data) and its A4 answer cells only: a
     notebook both graders can grade."""
-    info = assignments.get("distributed-sparse")
+    info = plugin.get("distributed-sparse")
     nb = json.loads((info.solution_dir / info.notebook).read_text(encoding="utf-8"))
     keep = []
     for cell in nb["cells"]:
@@ -313,7 +314,7 @@ def bench_otter(work: Path, runs: int, results: Results) -> None:
     for k in range(runs):
         result = grade_submission(notebook, "distributed-sparse", Course(), student_id=f"o{k}")
         ours.append(result.timings["total"])
-        our_score = sum(result.points(o) for o in result.outcomes if o.spec.id.startswith("a4."))
+        our_score = sum(o.points for o in result.checks if o.id.startswith("a4."))
     results.otter = {
         "otter_median": statistics.median(otter_times),
         "ours_median": statistics.median(ours),
@@ -392,9 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50, help="submissions per assignment")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument(
-        "--assignments", nargs="+", default=sorted(assignments.ASSIGNMENTS), metavar="NAME"
-    )
+    parser.add_argument("--assignments", nargs="+", default=plugin.names(), metavar="NAME")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-grading"))
     parser.add_argument("--no-otter", action="store_true", help="skip the otter comparison")
     parser.add_argument("--otter-runs", type=int, default=5)
@@ -403,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.out)
     results = Results()
     for name in args.assignments:
-        info = assignments.get(name)
+        info = plugin.get(name)
         class_dir = work / name / "class"
         counts = make_class(name, args.n, class_dir)
         print(f"{name}: generated {counts}", file=sys.stderr)

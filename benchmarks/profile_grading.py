@@ -23,9 +23,11 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from autograder import assignments, suite
-from autograder.course import Course
-from autograder.grade import grade_submission
+from autograder import plugin
+from autograder.course.settings import Course
+from autograder.grading import suite
+from autograder.grading.grade import grade_submission
+from autograder.grading.score import score_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +45,7 @@ def profile_once(path: Path, assignment: str, keep: Path) -> dict:
     overhead = [ends[n] - starts[n] - inside[n] for n in done]
     calls_phase = (max(ends.values()) - min(starts.values())) if done else 0.0
     return {
-        "score": result.score,
+        "score": score_of(result).raw,
         "total": result.timings["total"],
         "sandbox": result.timings["sandbox"],
         "checks": result.timings["checks"],
@@ -53,7 +55,7 @@ def profile_once(path: Path, assignment: str, keep: Path) -> dict:
         "overhead per call": statistics.mean(overhead) if overhead else 0.0,
         "n calls": len(done),
         "calls": {n: inside[n] for n in done},
-        "checks_by_id": {o.spec.id: o.seconds for o in result.outcomes},
+        "checks_by_id": {o.id: o.seconds for o in result.checks},
     }
 
 
@@ -68,7 +70,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=5, help="how many slowest calls and checks")
     args = parser.parse_args()
-    info = assignments.get(args.assignment)
+    info = plugin.get(args.assignment)
     path = args.submission or ROOT / "solutions" / args.assignment
     if not path.exists():
         print(f"no submission at {path}", file=sys.stderr)

@@ -12,8 +12,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import samples
-from autograder.batch import BatchSummary, grade_class
+from autograder.authoring import samples
+from autograder.commands.batch import BatchSummary, grade_class
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "distributed-sparse"

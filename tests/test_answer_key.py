@@ -1,11 +1,12 @@
 """effdl.answer_key and `effdl key distributed-sparse` (HOMEWORK A1-A4 numbers)."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-import effdl.answer_key
+from autograder import plugin
 from autograder.cli import main
 from effdl.answer_key import distributed_sparse_key, format_key
 from effdl.csc import csc_decode
@@ -172,7 +173,10 @@ def recorded(monkeypatch, key):
         seen.append(variant)
         return key if variant["variant"] == "canonical" else {**key, "variant": variant["variant"]}
 
-    monkeypatch.setattr(effdl.answer_key, "distributed_sparse_key", fake_key)
+    manifest = plugin.get("distributed-sparse")
+    monkeypatch.setitem(
+        plugin.registry(), manifest.name, dataclasses.replace(manifest, answer_key=fake_key)
+    )
     return seen
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from classkit import ASSIGNMENT, blank_notebook, graded_class, solution_folder
 
-from autograder import batch
+from autograder.commands import batch
 from autograder.gradebook import Gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,9 @@ def test_shared_class_is_graded_with_one_current_row_each(tmp_path_factory) -> N
         data = json.loads((graded.out / sid / "results.json").read_text())
         assert data["extra_data"]["effdl"]["student_id"] == sid
         assert (graded.out / sid / "feedback.html").is_file()
-    assert not (graded.out / "dave").exists()
+    dave = json.loads((graded.out / "dave" / "results.json").read_text())  # told why, at 0
+    assert dave["score"] == 0 and dave["extra_data"]["effdl"]["status"] == "not graded"
+    assert "not a readable zip" in (graded.out / "dave" / "feedback.html").read_text()
 
 
 def test_rerun_skips_unchanged_regrades_changed_and_keeps_history(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from classkit import ASSIGNMENT, graded_class
 
-from autograder import report
+from autograder.publishing import report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -8,15 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import assignments
-from autograder.build import render
-from autograder.build.bundles import build_canonical, build_students
-from autograder.build.source import body_lines, skeleton_source, solution_source
-from autograder.course import Course
-from autograder.students import RosterError, read_roster
+from autograder import plugin
+from autograder.authoring import render
+from autograder.authoring.bundles import build_canonical, build_students
+from autograder.authoring.source import body_lines, skeleton_source, solution_source
+from autograder.course.settings import Course
+from autograder.course.students import RosterError, read_roster
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = sorted(assignments.ASSIGNMENTS)
+NAMES = plugin.names()
 SECRET_COURSE = Course(secret="a-test-secret-of-some-length")
 
 
@@ -46,8 +46,9 @@ def test_fresh_build_equals_committed_bundle(fresh: Path, kind: str, name: str) 
 
 
 def _answer_qualnames(name: str) -> list[str]:
-    text = (render.TEMPLATES / name / "notebook.ipynb.j2").read_text()
-    text += "".join(p.read_text() for p in (render.TEMPLATES / name).glob("*.py.j2"))
+    folder = plugin.get(name).templates_dir
+    text = (folder / "notebook.ipynb.j2").read_text()
+    text += "".join(p.read_text() for p in folder.glob("*.py.j2"))
     import re
 
     return re.findall(r'answer\("([^"]+)"', text)
@@ -113,7 +114,7 @@ def test_notebooks_are_clean_nbformat(fresh: Path, kind: str, name: str) -> None
 
 
 def test_rendering_is_deterministic() -> None:
-    variant = assignments.get("distributed-sparse").variant(None, None)
+    variant = plugin.get("distributed-sparse").variant(None, None)
     a = render.render_bundle("distributed-sparse", variant, solution=False)
     b = render.render_bundle("distributed-sparse", variant, solution=False)
     assert a.files == b.files

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from classkit import ASSIGNMENT, SOLUTION, graded_class
 
-from autograder import exports
+from autograder.commands import exports, gradescope
 from autograder.gradebook import Gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,9 +122,9 @@ def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> N
         '[course]\nname = "test course"\nsecret = "a secret of enough length"\n'
         '[assignments.distributed-sparse.points]\n"a2.closed_form" = 6\n'
     )
-    archive = exports.gradescope_zip(ASSIGNMENT, tmp_path / "autograder.zip", str(course))
+    archive = gradescope.gradescope_zip(ASSIGNMENT, tmp_path / "autograder.zip", str(course))
     with pytest.raises(exports.ExportError, match="exists"):
-        exports.gradescope_zip(ASSIGNMENT, archive)
+        gradescope.gradescope_zip(ASSIGNMENT, archive)
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
@@ -133,8 +133,8 @@ def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> N
     for name in ("setup.sh", "run_autograder", "requirements.txt", "course.toml"):
         assert name in names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert any(n.startswith("autograder/checks/distributed-sparse/test_") for n in names)
-    assert not any(n.startswith("autograder/checks/prune-quantize/") for n in names)
+    assert any(n.startswith("autograder/plugins/distributed_sparse/checks/test_") for n in names)
+    assert not any(n.startswith("autograder/plugins/prune_quantize/") for n in names)
     assert not any(n.startswith("solutions/") or "__pycache__" in n for n in names)
     assert "a secret of enough length" in (root / "source" / "course.toml").read_text()
     for path in (root / "source").rglob("*"):  # zipfile drops the modes: set them as unzip does
@@ -165,13 +165,15 @@ def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> N
     assert effdl["variant_mismatch"]  # and the canonical solution notebook is flagged
     closed = next(t for t in results["tests"] if t["extra_data"]["check_id"] == "a2.closed_form")
     assert closed["max_score"] == 6  # the course's point override travelled with the zip
-    assert results["score"] == effdl["max_score"] + 10  # full marks, extra credit included
+    score = effdl["score"]
+    assert results["score"] == score["max_points"] + 10  # full marks, extra credit included
+    assert score["manual_max"] == 0  # hand-graded questions are Gradescope's own
 
 
 def test_gradescope_student_id_fields() -> None:
     meta = {"users": [{"email": "b@x.edu", "id": 5, "sid": ""}]}
-    assert exports.gradescope_student(meta, ["sid", "email", "id"]) == "b@x.edu"
-    assert exports.gradescope_student({}, ["sid"]) == "gradescope-student"
-    assert exports.gradescope_student({"users": [{"sid": "bad id!"}]}, ["sid"]) == (
+    assert gradescope.gradescope_student(meta, ["sid", "email", "id"]) == "b@x.edu"
+    assert gradescope.gradescope_student({}, ["sid"]) == "gradescope-student"
+    assert gradescope.gradescope_student({"users": [{"sid": "bad id!"}]}, ["sid"]) == (
         "gradescope-student"
     )

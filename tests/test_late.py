@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import late
-from autograder.course import AssignmentSettings, CourseError, load_course
+from autograder.course import late
+from autograder.course.settings import AssignmentSettings, CourseError, load_course
 
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 11, 6, 23, 59, tzinfo=UTC)

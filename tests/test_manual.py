@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from classkit import ASSIGNMENT, graded_class, png
 
-from autograder import manual
+from autograder.commands import manual
 from autograder.gradebook import Gradebook
 
 

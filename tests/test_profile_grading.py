@@ -19,10 +19,11 @@ def _load_profiler():
 
 def test_profile_of_the_solution_accounts_for_every_call(tmp_path: Path) -> None:
     profiler = _load_profiler()
-    from autograder import assignments, suite
+    from autograder import plugin
+    from autograder.grading import suite
 
-    info = assignments.get("distributed-sparse")
-    n_calls = len(suite.load("distributed-sparse").calls(info.variant(None, None)))
+    info = plugin.get("distributed-sparse")
+    n_calls = len(suite.load("distributed-sparse").plan(info.variant(None, None))[0])
     got = profiler.profile_once(ROOT / "solutions" / "distributed-sparse", info.name, tmp_path)
     assert got["n calls"] == n_calls, f"expected {n_calls} timed calls, got {got['n calls']}"
     assert 0 < got["in calls"] <= got["calls phase"] <= got["sandbox"], got

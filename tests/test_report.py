@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from classkit import ASSIGNMENT, graded_class
 
-from autograder import report
 from autograder.gradebook import GradebookError
+from autograder.publishing import report
 
 ROOT = Path(__file__).resolve().parents[1]
 

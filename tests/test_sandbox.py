@@ -12,13 +12,17 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import assignments, harness, sandbox
-from autograder.checking import Call
-from autograder.course import Course
-from autograder.grade import grade_submission
-from autograder.harness import encode, split_statements
-from autograder.job import write_job
-from autograder.outputs import BadOutput, Unsupported, decode_value, read_output
+from autograder import plugin, sandbox
+from autograder.checking.spec import Call
+from autograder.course.settings import Course
+from autograder.grading.grade import grade_submission
+from autograder.grading.job import write_job
+from autograder.grading.outputs import read_output
+from autograder.grading.score import score_of
+from autograder.grading.statements import split_statements
+from autograder.sandbox import bwrap
+from autograder.sandbox.harness import runner
+from autograder.sandbox.harness.codec import BadValue, Unsupported, decode, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOXED = sandbox.backend()[0] == "bwrap"
@@ -30,13 +34,11 @@ def run(tmp_path: Path, cells: list[tuple[str | None, str]], calls: list[Call], 
     job, work, out = tmp_path / "job", tmp_path / "work", tmp_path / "out"
     for d in (job, work, out):
         d.mkdir(parents=True)
-    info = assignments.get("distributed-sparse")
-    write_job(
-        job / "job.json",
-        info,
-        [{"index": i, "role": r, "source": s} for i, (r, s) in enumerate(cells)],
-        calls,
+    info = plugin.get("distributed-sparse")
+    statements, _ = split_statements(
+        [{"index": i, "role": r, "source": s} for i, (r, s) in enumerate(cells)]
     )
+    write_job(job, info, statements, calls)
     run = sandbox.run_harness(job, work, out, sandbox.Limits(**limits))
     return run, read_output(out, len(calls))
 
@@ -88,28 +90,28 @@ def test_encode_refuses_objects() -> None:
     data = json.loads(
         json.dumps(encode({"a": Sneaky(), "b": (1, 2.5, float("nan")), "c": np.eye(2)}))
     )
-    value = decode_value(data)
+    value = decode(data)
     assert isinstance(value["a"], Unsupported) and "Sneaky" in value["a"].type_name
     assert value["b"][:2] == (1, 2.5) and np.isnan(value["b"][2])
     assert np.array_equal(value["c"], np.eye(2))
-    assert isinstance(decode_value(encode(np.array([object()], dtype=object))), Unsupported)
+    assert isinstance(decode(encode(np.array([object()], dtype=object))), Unsupported)
 
 
 def test_lists_of_like_arrays_travel_stacked_and_come_back_as_lists() -> None:
     draws = [np.arange(3.0) * k for k in range(4)]
     data = json.loads(json.dumps(encode(draws)))
     assert set(data) == {"__stacked__"}
-    back = decode_value(data)
+    back = decode(data)
     assert isinstance(back, list) and len(back) == 4
     assert all(np.array_equal(a, b) for a, b in zip(back, draws))
     for mixed in ([np.zeros(2), np.zeros(3)], [np.zeros(2), np.zeros(2, dtype=np.float32)]):
-        back = decode_value(json.loads(json.dumps(encode(mixed))))
+        back = decode(json.loads(json.dumps(encode(mixed))))
         assert [a.shape for a in back] == [a.shape for a in mixed]
         assert [a.dtype for a in back] == [a.dtype for a in mixed]
-    assert decode_value(encode([np.zeros(2), [1.0, 2.0]]))[1] == [1.0, 2.0]
+    assert decode(encode([np.zeros(2), [1.0, 2.0]]))[1] == [1.0, 2.0]
     for forged in ({"__stacked__": {}}, {"__stacked__": [1, 2]}, {"__ndarray__": "AAAA"}):
-        with pytest.raises(BadOutput):
-            decode_value(forged)
+        with pytest.raises(BadValue):
+            decode(forged)
 
 
 @needs_bwrap
@@ -123,7 +125,7 @@ try:
     out["effdl"] = "imported"
 except ImportError as exc:
     out["effdl"] = type(exc).__name__
-for name, path in [("checks", {str(ROOT / "autograder/checks")!r}),
+for name, path in [("checks", {str(ROOT / "autograder/plugins")!r}),
                    ("solutions", {str(ROOT / "solutions")!r}), ("readme", {str(ROOT / "README.md")!r})]:
     out[name] = os.path.exists(path)
 out["repo"] = sorted(os.listdir({str(ROOT)!r})) if os.path.isdir({str(ROOT)!r}) else []
@@ -271,9 +273,9 @@ def test_a_call_its_process_can_no_longer_take_is_undelivered_and_the_process_en
         os.close(fd)
     assert os.read(ready_read, 1) == b"r"
     os.close(ready_read)
-    proc = harness.CallProcess(pid, go_write, done_read)
+    proc = runner.CallProcess(pid, go_write, done_read)
     started = time.monotonic()
-    assert harness.wait_call(proc, 3, timeout=10) == (harness.UNDELIVERED, False)
+    assert runner.wait_call(proc, 3, timeout=10) == (runner.UNDELIVERED, False)
     assert time.monotonic() - started < 5
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped
@@ -281,19 +283,29 @@ def test_a_call_its_process_can_no_longer_take_is_undelivered_and_the_process_en
 
 
 def test_statement_source_is_the_exact_segment() -> None:
-    """split_statements cuts each statement's text itself; it must equal ast's own segment
-    (the solutions' cells, plus statements sharing a line and non-ASCII text)."""
+    """split_statements cuts each statement's text itself; it must equal ast's own segment,
+    from the first decorator on (the solutions' cells, plus statements sharing a line and
+    non-ASCII text)."""
     sources = ["x = 1; y = 'é'\nfor i in range(2):\n    pass\nz = [\n  'ü',\n  2]"]
-    for info in assignments.ASSIGNMENTS.values():
+    sources.append("import functools\n\n@functools.cache\ndef f():\n    return 'ö'\n")
+    for info in plugin.registry().values():
         notebook = json.loads((info.solution_dir / info.notebook).read_text(encoding="utf-8"))
         sources += ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
     sources = [text for text in sources if "%" not in text and "!" not in text]  # no magics
     cells = [{"index": i, "role": "answer", "source": text} for i, text in enumerate(sources)]
     statements, _ = split_statements(cells)
     assert len(statements) > 20
-    for stmt in statements:
-        expected = ast.get_source_segment(sources[stmt["cell"]], stmt["tree"].body[0])
-        assert stmt["code"] == expected, stmt["code"][:80]
+    expected = []
+    for text in sources:
+        lines = text.splitlines(keepends=True)
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.Pass):
+                continue
+            segment = ast.get_source_segment(text, node)
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            expected.append("".join(lines[first - 1 : node.lineno - 1]) + segment)
+    assert [s["code"] for s in statements] == expected
+    assert any(s["code"].startswith("@functools.cache") for s in statements)
 
 
 def test_hanging_or_killing_statements_are_skipped(tmp_path: Path) -> None:
@@ -353,8 +365,8 @@ def test_python_living_under_tmp_is_not_hidden_by_the_sandbox_tmp(
     site = tmp_path / "venv" / "site-packages"
     site.mkdir(parents=True)
     (site / "tmp_site_probe.py").write_text("VALUE = 41\n")
-    real = sandbox._python_paths()
-    monkeypatch.setattr(sandbox, "_python_paths", lambda: (real[0], [*real[1], str(site)]))
+    real = bwrap.python_paths()
+    monkeypatch.setattr(bwrap, "python_paths", lambda: (real[0], [*real[1], str(site)]))
     assert probe(tmp_path / "run", "import tmp_site_probe\nreturn tmp_site_probe.VALUE + 1") == 42
 
 
@@ -368,7 +380,7 @@ try:
 except ImportError:
     pass
 try:
-    SECRET = open({str(ROOT / "autograder/checks/distributed-sparse/test_a2_distributed.py")!r}).read()
+    SECRET = open({str(ROOT / "autograder/plugins/distributed_sparse/checks/test_a2_distributed.py")!r}).read()
 except OSError:
     SECRET = ''
 
@@ -377,8 +389,8 @@ def worker_gradient(W, x, y):
 """,
     )
     result = grade_submission(cheat, "distributed-sparse", Course(), student_id="cheat")
-    assert result.score == 0
-    closed = next(o for o in result.outcomes if o.spec.id == "a2.closed_form")
+    assert score_of(result).raw == 0
+    closed = next(o for o in result.checks if o.id == "a2.closed_form")
     assert "not defined" in closed.message
 
 

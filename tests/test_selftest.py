@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import samples, selftest, suite
-from autograder.harness import encode
-from autograder.outputs import clean_text, decode_value
-from autograder.submission import load_submission, parse_notebook
-from autograder.svgplot import line_plot
+from autograder.authoring import samples
+from autograder.commands import selftest
+from autograder.grading import suite
+from autograder.grading.intake import load_submission, parse_notebook
+from autograder.publishing.svgplot import line_plot
+from autograder.sandbox.harness.codec import clean_text, decode, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = selftest.catalogue()
@@ -139,15 +140,15 @@ def test_selftest_full() -> None:
 def test_numpy_scalars_keep_their_shape_through_the_harness() -> None:
     """A list of numpy scalars (v.append(M[i, j])) used to come back as 1-element arrays."""
     sent = [np.float64(1.5), 0.0, np.int64(4), np.float32(2.0)]
-    got = decode_value(json.loads(json.dumps(encode(sent))))
+    got = decode(json.loads(json.dumps(encode(sent))))
     assert np.asarray(got).tolist() == [1.5, 0.0, 4.0, 2.0]
-    assert np.shape(decode_value(json.loads(json.dumps(encode(np.float64(3.0)))))) == ()
+    assert np.shape(decode(json.loads(json.dumps(encode(np.float64(3.0)))))) == ()
 
 
 def test_huge_integers_and_lone_surrogates_are_data() -> None:
-    assert decode_value(json.loads(json.dumps(encode(-(2**80))))) == -float(2**80)
-    assert decode_value(json.loads(json.dumps(encode(10**400)))) == float("inf")
-    text = decode_value(json.loads(json.dumps("bad \ud800 text")))
+    assert decode(json.loads(json.dumps(encode(-(2**80))))) == -float(2**80)
+    assert decode(json.loads(json.dumps(encode(10**400)))) == float("inf")
+    text = decode(json.loads(json.dumps("bad \ud800 text")))
     text.encode("utf-8")  # writable as feedback
     assert clean_text("a\udfffb") == "a?b"
 
@@ -196,7 +197,7 @@ def test_check_suite_loads_whole_under_threads() -> None:
 
 
 def test_results_folder_names_stay_inside_out() -> None:
-    from autograder.gradecmd import folder_name
+    from autograder.commands.grade import folder_name
 
     for hostile in ("..", ".", "../../etc", "a/b", "..\\x", ""):
         name = folder_name(hostile)
@@ -207,14 +208,16 @@ def test_results_folder_names_stay_inside_out() -> None:
 def test_older_bubblewrap_layout_grades_the_same(monkeypatch) -> None:
     """Without size-capped tmpfs (bubblewrap < 0.8) /submission and /tmp are disk folders."""
     from autograder import sandbox
-    from autograder.course import Course
-    from autograder.grade import grade_submission
+    from autograder.course.settings import Course
+    from autograder.grading.grade import grade_submission
 
     if sandbox.backend()[0] != "bwrap":
         pytest.skip("bubblewrap is not usable here")
-    monkeypatch.setattr(sandbox, "sized_tmpfs", lambda: False)
+    from autograder.sandbox import bwrap
+
+    monkeypatch.setattr(bwrap, "sized_tmpfs", lambda: False)
     result = grade_submission(
         ROOT / "solutions" / "distributed-sparse", "distributed-sparse", Course(), student_id="t"
     )
-    assert [o.spec.id for o in result.outcomes if o.status != "passed"] == []
+    assert [o.id for o in result.checks if o.status != "passed"] == []
     assert result.sandboxed

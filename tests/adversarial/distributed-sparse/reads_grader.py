@@ -22,7 +22,7 @@ except ImportError:
     pass
 for pattern in [
     "@REPO@/solutions/*/answer_key.json",
-    "@REPO@/autograder/checks/*/*.py",
+    "@REPO@/autograder/plugins/*/checks/*.py",
     "@REPO@/lib/effdl/*.py",
     "@HOSTTMP@/effdl-grade-*/**/*.ipynb",
     "@HOSTTMP@/effdl-selftest-*/**/*.ipynb",

@@ -11,7 +11,7 @@ HOST_TARGETS = [
     "@SENTINEL@/gradebook.sqlite",
     "@SENTINEL@/results.json",
     "@REPO@/solutions/distributed-sparse/answer_key.json",
-    "@REPO@/autograder/checks/distributed-sparse/test_a2_distributed.py",
+    "@REPO@/autograder/plugins/distributed_sparse/checks/test_a2_distributed.py",
 ]
 for target in HOST_TARGETS:
     try:

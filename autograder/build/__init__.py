@@ -1,1 +1,0 @@
-"""Assignment authoring: templates/<assignment>/ to student and solution bundles."""

@@ -1,0 +1,63 @@
+"""Why a graded call gave no value, in words for the student (and the likely cause).
+
+The call's own error comes from the sandbox as data; only the student's own frames are shown,
+never the harness's.
+"""
+
+from __future__ import annotations
+
+from autograder.grading.outputs import CallResult
+
+
+def explain_result(func: str, result: CallResult) -> str:
+    """Why a call gave no value, in words for the student."""
+    status, error = result.status, result.error
+    if status == "missing":
+        return (
+            f"`{func}` is not defined in your submission: keep its name and signature, and "
+            "keep its cell (tagged 'answer') in the notebook."
+        )
+    if status == "error" and error.startswith("NotImplementedError"):
+        return f"`{func}` is not implemented yet (it raised NotImplementedError)."
+    if status == "error":
+        where = _last_frame(result.traceback)
+        return (
+            f"`{func}` raised {error}" + (f"\n  at {where}" if where else "") + _error_hint(error)
+        )
+    if status == "timeout":
+        return f"`{func}` did not return within its time budget: an infinite loop, or far too slow."
+    if status == "crashed":
+        return f"calling `{func}` crashed: {error}."
+    return f"`{func}` was not called: {error}."
+
+
+# Errors whose cause is nearly always the same, and what to say about it.
+ERROR_HINTS = (
+    (
+        ("AttributeError", "module 'numpy' has no attribute"),
+        "code written for an old NumPy: np.float, np.int, np.bool, np.object, np.asscalar "
+        "and friends were removed in NumPy 1.24; use float, int, bool, object, .item().",
+    ),
+    (
+        ("inhomogeneous shape",),
+        "rows of different shapes: usually a (d,) and a (d, 1) or (n, 1) array were "
+        "broadcast together, turning a vector into a matrix.",
+    ),
+    (
+        ("operands could not be broadcast",),
+        "arrays of shapes that do not fit: check (d,) against (d, 1) vectors.",
+    ),
+)
+
+
+def _error_hint(error: str) -> str:
+    for needles, hint in ERROR_HINTS:
+        if all(n in error for n in needles):
+            return f"\n  Likely cause: {hint}"
+    return ""
+
+
+def _last_frame(tb: str) -> str:
+    frames = [line.strip() for line in tb.splitlines() if line.strip().startswith("File ")]
+    student = [f for f in frames if "/harness/" not in f and "/fixtures/" not in f]
+    return student[-1] if student else ""

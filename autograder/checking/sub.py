@@ -1,0 +1,111 @@
+"""A graded submission as a check sees it: what each call returned, as data, and its variant.
+
+Nothing here runs student code: the values were written by the harness in the sandbox and
+decoded as untrusted data. A check reads its own calls as Cases (the inputs that were sent
+beside what came back), or any call by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograder.checking.compare import as_array, describe
+from autograder.checking.explain import explain_result
+from autograder.checking.spec import Call
+from autograder.checking.verdict import CheckFailure
+from autograder.grading.outputs import CallResult, HarnessOutput
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a check: its inputs (`call.args`, `call.kwargs`) and what came back."""
+
+    call: Call
+    result: CallResult
+
+    @property
+    def id(self) -> str:
+        return self.call.id
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self.call.args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return self.call.kwargs
+
+    @property
+    def value(self) -> Any:
+        """The value the call returned, or a CheckFailure that says why there is none."""
+        if self.result.status == "ok":
+            return self.result.value
+        raise CheckFailure(explain_result(self.call.func, self.result))
+
+
+class Sub:
+    """The submission: call results by id, the variant, and the plots checks attach."""
+
+    def __init__(
+        self, calls: list[Call], output: HarnessOutput, variant: dict[str, Any], meta: dict
+    ) -> None:
+        self._cases = {c.id: Case(c, r) for c, r in zip(calls, output.calls, strict=True)}
+        self.output = output
+        self.variant = variant
+        self.meta = meta
+        self.plots: list[dict[str, Any]] = []
+        self.own: list[str] = []  # the ids of the running check's calls (set by the suite)
+
+    def cases(self, prefix: str = "") -> list[Case]:
+        """The running check's calls, in the order it declared them (those whose id starts
+        with `prefix`)."""
+        return [self._cases[i] for i in self.own if i.startswith(prefix)]
+
+    def case(self, call_id: str) -> Case:
+        """Any call of the submission by its id."""
+        return self._cases[call_id]
+
+    def result(self, call_id: str) -> CallResult:
+        return self._cases[call_id].result
+
+    def value(self, call_id: str) -> Any:
+        """The value a call returned, or a CheckFailure that says why there is none."""
+        return self._cases[call_id].value
+
+    def array(self, call_id: str, what: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        return as_array(self.value(call_id), what, shape)
+
+    def tuple_of(self, call_id: str, n: int, what: str) -> tuple[Any, ...]:
+        """A returned tuple (or list) of exactly n items, e.g. (W_hist, losses)."""
+        return tuple_of(self.value(call_id), n, what)
+
+    def add_plot(
+        self,
+        problem: str,
+        title: str,
+        series: dict[str, np.ndarray],
+        reference: dict[str, np.ndarray],
+        log_y: bool = False,
+        x_label: str = "step",
+    ) -> None:
+        """Attach a figure to the feedback: the student's curves beside the reference ones."""
+        self.plots.append(
+            {
+                "problem": problem,
+                "title": title,
+                "series": series,
+                "reference": reference,
+                "log_y": log_y,
+                "x_label": x_label,
+            }
+        )
+
+
+def tuple_of(value: Any, n: int, what: str) -> tuple[Any, ...]:
+    """`value` as a tuple of exactly n items (a list is accepted), else a CheckFailure."""
+    if not isinstance(value, tuple | list) or len(value) != n:
+        raise CheckFailure(f"{what}: expected a tuple of {n} values, got {describe(value)}.")
+    return tuple(value)

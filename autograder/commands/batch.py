@@ -1,0 +1,573 @@
+"""Grade a whole class folder in parallel, into a gradebook, resumably.
+
+    effdl grade --class DIR --assignment NAME --gradebook PATH [--workers N] [--out DIR]
+
+Each entry of DIR (a notebook, a folder or a zip) is one student's submission, named by the
+student id. The parent process plans the work, starts N long-lived worker processes (each
+imports the check suite once and owns its own sandbox slot, so its own unprivileged uid),
+hands them one submission at a time, and is the only writer of the gradebook: a worker sends
+its result back as plain data and the parent stores it in one transaction, then writes
+OUT/<student>/results.json and feedback.html atomically.
+
+Resuming: a submission whose content hash and check version match the student's current
+graded row is skipped; `regrade=True` grades everything again (older rows stay as history).
+A kill at any moment leaves the gradebook at its last commit; the next run repairs result
+files that are missing or stale, removes temporary files of interrupted writes, and grades
+what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from autograder import plugin
+from autograder.course import late
+from autograder.course.settings import Course, load_course
+from autograder.course.students import RosterError, check_student_id
+from autograder.gradebook import Gradebook
+from autograder.grading.intake import SubmissionError, load_submission, student_id_from_path
+from autograder.grading.result import GradeResult
+from autograder.publishing.class_scores import lateness_of
+from autograder.publishing.student import publish
+
+SUBMISSION_SUFFIXES = (".ipynb", ".zip")
+IGNORED_FILES = (late.METADATA_NAME,)
+STALE_TMP = re.compile(r"^\.(results\.json|feedback\.html)\.\d+\.tmp$")
+WORK_PREFIX = "effdl-batch-"
+MAX_WORKER_RESTARTS = 5
+
+
+class BatchError(ValueError):
+    """A class folder or option that cannot be graded as asked."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One student's submission in the class folder."""
+
+    student_id: str
+    path: Path
+
+
+@dataclass
+class Task:
+    """A submission to grade, and why it is graded now."""
+
+    entry: Entry
+    assignment: str
+    reason: str
+    submitted: late.SubmittedTime
+    lateness: late.Lateness
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did."""
+
+    total: int = 0
+    graded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    repaired: int = 0
+    seconds: float = 0.0
+    workers: int = 1
+    timings: list[dict[str, float]] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- discovery
+def discover(folder: Path) -> tuple[list[Entry], list[str]]:
+    """The submissions in a class folder, sorted by student id, and what was left out."""
+    if not folder.is_dir():
+        raise BatchError(f"class folder {folder} does not exist or is not a folder")
+    entries: dict[str, list[Path]] = {}
+    warnings = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")) or path.name in IGNORED_FILES:
+            continue
+        if path.is_symlink():
+            warnings.append(f"left out {path.name}: symbolic links are not graded")
+            continue
+        if not path.is_dir() and path.suffix not in SUBMISSION_SUFFIXES:
+            warnings.append(f"left out {path.name}: not a notebook, a folder or a zip")
+            continue
+        sid = student_id_from_path(path)
+        try:
+            check_student_id(sid)
+        except RosterError as exc:
+            warnings.append(f"left out {path.name}: {exc}")
+            continue
+        entries.setdefault(sid, []).append(path)
+    doubles = {sid: paths for sid, paths in entries.items() if len(paths) > 1}
+    if doubles:
+        listed = "; ".join(
+            f"{sid}: {', '.join(p.name for p in paths)}" for sid, paths in sorted(doubles.items())
+        )
+        raise BatchError(f"more than one submission for a student in {folder} ({listed})")
+    return [Entry(sid, paths[0]) for sid, paths in sorted(entries.items())], warnings
+
+
+def staged_hash(path: Path, assignment: str, student_id: str) -> str | None:
+    """The content hash the grader would compute for a submission (None if unreadable)."""
+    with tempfile.TemporaryDirectory(prefix="effdl-hash-") as tmp:
+        try:
+            return load_submission(path, assignment, Path(tmp) / "staging", student_id).content_hash
+        except (SubmissionError, OSError):
+            return None
+
+
+# ---------------------------------------------------------------------- workers
+def _claim_slot() -> tuple[int, Any]:
+    """A sandbox slot no other live process holds (from 1 up: 0 is the single grade's)."""
+    folder = Path(tempfile.gettempdir()) / "effdl-slots"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for slot in range(1, 1000):
+        handle = open(folder / f"slot-{slot}.lock", "a+")  # noqa: SIM115 (held for life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        return slot, handle
+    raise RuntimeError("no free sandbox slot among 1..999")
+
+
+def _worker_main(conn: Connection, assignment: str, course_path: str | None) -> None:
+    """A worker process: claim a slot, import the checks once, grade what the parent sends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt does
+    from autograder.grading import suite
+    from autograder.grading.grade import grade_submission
+
+    slot, _lock = _claim_slot()
+    work = Path(tempfile.gettempdir()) / f"{WORK_PREFIX}{os.getpid()}"
+    work.mkdir(mode=0o711, exist_ok=True)
+    work.chmod(0o711)
+    tempfile.tempdir = str(work)
+    try:
+        course = load_course(course_path)
+        suite.load(assignment)
+        conn.send(("ready", slot))
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return
+            if task is None:
+                return
+            sid, path = task
+            try:
+                result = grade_submission(Path(path), assignment, course, student_id=sid, slot=slot)
+                conn.send(("done", sid, result.to_dict()))
+            except Exception:  # grade_submission returns every failure; this is a last guard
+                conn.send(("failed", sid, "internal grader error:\n" + traceback.format_exc(-4)))
+    except (BrokenPipeError, EOFError, KeyboardInterrupt):
+        return
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class _Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, ctx: Any, assignment: str, course_path: str | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_worker_main, args=(child, assignment, course_path), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.task: Task | None = None
+        self.ready = False
+        self.slot: int | None = None
+
+    def stop(self) -> None:
+        """Ask the worker to exit; kill it if it does not within 5 s."""
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send(None)
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def sweep_stale_workdirs() -> None:
+    """Remove temporary folders of batch workers that no longer run (killed batches)."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{WORK_PREFIX}*"):
+        pid = path.name[len(WORK_PREFIX) :]
+        if not pid.isdigit() or not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
+# ---------------------------------------------------------------------- progress
+class Progress:
+    """done / running / failed / time left: tqdm on a terminal, a plain line otherwise."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.last_line = self.started
+        self.bar = None
+        if sys.stderr.isatty() and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="sub", file=sys.stderr, leave=True)
+
+    def update(self, done: int, running: int, failed: int, final: bool = False) -> None:
+        """Show the counts (a plain line at most every 5 s when not on a terminal)."""
+        if self.bar is not None:
+            self.bar.n = done
+            self.bar.set_postfix_str(f"running {running}, failed {failed}", refresh=True)
+            if final:
+                self.bar.close()
+            return
+        moment = time.monotonic()
+        if not final and moment - self.last_line < 5.0:
+            return
+        self.last_line = moment
+        elapsed = moment - self.started
+        left = ""
+        if 0 < done < self.total:
+            left = f", about {_duration(elapsed / done * (self.total - done))} left"
+        print(
+            f"done {done}/{self.total}, running {running}, failed {failed}, "
+            f"{_duration(elapsed)} elapsed{left}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+# ---------------------------------------------------------------------- writing results
+def write_outputs(
+    book: Gradebook, result: GradeResult, folder: Path, lateness: late.Lateness | None
+) -> None:
+    """A stored result's results.json and feedback.html, with the student's hand-graded
+    scores and the late policy's verdict."""
+    manual = book.manual_scores_of(result.assignment, result.student_id)
+    publish(result, folder, manual, lateness)
+
+
+def clean_stale_tmp(out: Path) -> int:
+    """Remove temporary files that an interrupted atomic write left in OUT/<student>/."""
+    removed = 0
+    if not out.is_dir():
+        return 0
+    for folder in out.iterdir():
+        if folder.is_dir() and not folder.is_symlink():
+            for path in folder.iterdir():
+                if STALE_TMP.match(path.name) and path.is_file():
+                    path.unlink()
+                    removed += 1
+    return removed
+
+
+def repair_outputs(book: Gradebook, assignment: str, out: Path, course: Course) -> int:
+    """Rewrite OUT/<student>/ result files that are missing or disagree with the gradebook's
+    current rows (a run killed between its commit and its files, or a new --out)."""
+    repaired = 0
+    for row in book.current(assignment).values():
+        folder = out / row.student_id
+        result = book.result(row.id)
+        standing = lateness_of(course, row)
+        results = folder / "results.json"
+        stale = not results.is_file() or not (folder / "feedback.html").is_file()
+        if not stale:
+            try:
+                data = json.loads(results.read_text(encoding="utf-8"))
+                effdl = data["extra_data"]["effdl"]
+                stale = (
+                    effdl.get("content_hash") != result.content_hash
+                    or effdl.get("check_version") != result.check_version
+                    or effdl.get("status") != result.status
+                )
+            except (ValueError, KeyError, TypeError, OSError):
+                stale = True
+        if stale:
+            write_outputs(book, result, folder, standing)
+            repaired += 1
+        where = str(folder.resolve())
+        if row.out_dir != where:  # feedback pages are rendered again here (manual import)
+            book.set_out_dir(row.id, where)
+    return repaired
+
+
+# ---------------------------------------------------------------------- the batch
+def plan(
+    entries: list[Entry],
+    book: Gradebook,
+    assignment: str,
+    course: Course,
+    regrade: bool,
+    times_csv: Path | None,
+    class_dir: Path,
+) -> tuple[list[Task], int]:
+    """Which submissions to grade now (with why and when they came in), and how many skip."""
+    from autograder.grading import suite
+
+    version = suite.load(assignment).version
+    current = book.current(assignment)
+    csv_times = late.read_times_csv(times_csv) if times_csv else None
+    class_times = late.class_metadata(class_dir)
+    settings = course.settings(assignment)
+    tasks = []
+    skipped = 0
+    for entry in entries:
+        row = current.get(entry.student_id)
+        if regrade:
+            reason = "regrade" if row else "new"
+        elif row is None:
+            reason = "new"
+        elif row.status == "failed":
+            reason = "retry: it could not be graded before"
+        elif row.check_version != version:
+            reason = "the checks changed"
+        elif staged_hash(entry.path, assignment, entry.student_id) == row.content_hash:
+            skipped += 1
+            continue
+        else:
+            reason = "the submission changed"
+        submitted = late.submission_time(entry.path, entry.student_id, csv_times, class_times)
+        standing = late.lateness(settings, entry.student_id, submitted.at)
+        tasks.append(Task(entry, assignment, reason, submitted, standing))
+    return tasks, skipped
+
+
+def grade_class(
+    class_dir: Path,
+    assignment: str,
+    gradebook: Path,
+    out: Path,
+    workers: int = 1,
+    regrade: bool = False,
+    course_path: str | None = None,
+    times_csv: Path | None = None,
+    progress: bool = True,
+) -> BatchSummary:
+    """Grade every submission in `class_dir` that needs it; see the module docstring."""
+    plugin.get(assignment)
+    if workers < 1:
+        raise BatchError("--workers must be at least 1")
+    course = load_course(course_path)
+    started = time.monotonic()
+    entries, warnings = discover(class_dir)
+    summary = BatchSummary(total=len(entries), workers=workers, warnings=warnings)
+    lock = _lock_gradebook(gradebook)
+    try:
+        with Gradebook.open(gradebook) as book:
+            clean_stale_tmp(out)
+            sweep_stale_workdirs()
+            summary.repaired = repair_outputs(book, assignment, out, course)
+            tasks, summary.skipped = plan(
+                entries, book, assignment, course, regrade, times_csv, class_dir
+            )
+            run_id = book.start_run(assignment, workers, regrade)
+            try:
+                _run(tasks, book, assignment, course_path, out, workers, summary, progress)
+            finally:
+                book.finish_run(run_id, summary.graded, summary.skipped, summary.failed)
+    finally:
+        lock.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _lock_gradebook(path: Path) -> Any:
+    """An exclusive lock beside the gradebook: one batch writes into it at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (held for the run)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BatchError(
+            f"another batch is grading into {path} right now; wait for it to finish"
+        ) from None
+    return handle
+
+
+def _run(
+    tasks: list[Task],
+    book: Gradebook,
+    assignment: str,
+    course_path: str | None,
+    out: Path,
+    workers: int,
+    summary: BatchSummary,
+    show_progress: bool,
+) -> None:
+    """Start the workers, feed them the tasks, record each result as it comes back."""
+    if not tasks:
+        return
+    course = load_course(course_path)
+    ctx = mp.get_context("spawn")
+    pending = deque(tasks)
+    pool = [_Worker(ctx, assignment, course_path) for _ in range(min(workers, len(tasks)))]
+    restarts = 0
+    progress = Progress(len(tasks), assignment) if show_progress else None
+    done = 0
+    try:
+        while pending or any(w.task is not None for w in pool):
+            for worker in pool:
+                _dispatch(worker, pending)
+            ready = wait([w.conn for w in pool] + [w.process.sentinel for w in pool], timeout=1.0)
+            for worker in list(pool):
+                if worker.conn in ready or worker.conn.poll():
+                    try:
+                        message = worker.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                    if message is not None:
+                        done += _handle(message, worker, pending, book, course, out, summary)
+                        continue
+                if worker.process.sentinel in ready or not worker.process.is_alive():
+                    worker.process.join(timeout=1)
+                    if worker.process.is_alive():
+                        continue
+                    code = worker.process.exitcode
+                    if worker.task is not None:
+                        _failed(
+                            book,
+                            course,
+                            worker.task,
+                            f"the grading worker died (exit code {code}) while grading it",
+                            out,
+                            summary,
+                        )
+                        done += 1
+                        worker.task = None
+                    pool.remove(worker)
+                    worker.conn.close()
+                    if pending:
+                        restarts += 1
+                        if restarts > MAX_WORKER_RESTARTS:
+                            raise BatchError(
+                                f"grading workers keep dying (last exit code {code}); "
+                                f"{len(pending)} submissions were not graded"
+                            )
+                        pool.append(_Worker(ctx, assignment, course_path))
+            if progress is not None:
+                running = sum(w.task is not None for w in pool)
+                progress.update(done, running, summary.failed)
+            if not pool and pending:
+                raise BatchError("no grading worker is left")
+    finally:
+        for worker in pool:
+            worker.stop()
+        if progress is not None:
+            progress.update(done, 0, summary.failed, final=True)
+
+
+def _dispatch(worker: _Worker, pending: deque[Task]) -> None:
+    """Send an idle, ready worker the next submission."""
+    if worker.ready and worker.task is None and pending:
+        worker.task = pending.popleft()
+        entry = worker.task.entry
+        worker.conn.send((entry.student_id, str(entry.path.resolve())))
+
+
+def _handle(
+    message: tuple[Any, ...],
+    worker: _Worker,
+    pending: deque[Task],
+    book: Gradebook,
+    course: Course,
+    out: Path,
+    summary: BatchSummary,
+) -> int:
+    """Act on one message from a worker; 1 when it finished a submission. The worker gets
+    its next submission before this one is recorded, so that it never waits for the disk."""
+    kind = message[0]
+    if kind == "ready":
+        worker.ready, worker.slot = True, message[1]
+        _dispatch(worker, pending)
+        return 0
+    task = worker.task
+    worker.task = None
+    if task is None or message[1] != task.entry.student_id:
+        raise BatchError(f"a worker answered out of turn: {message[:2]}")
+    _dispatch(worker, pending)
+    if kind == "failed":
+        _failed(book, course, task, str(message[2]), out, summary)
+        return 1
+    _store(book, task, GradeResult.from_dict(message[2]), out, summary)
+    return 1
+
+
+def _store(
+    book: Gradebook, task: Task, result: GradeResult, out: Path, summary: BatchSummary
+) -> None:
+    """Record a result in the gradebook (one transaction), then write its files."""
+    folder = out / task.entry.student_id
+    book.record(
+        result,
+        source_path=str(task.entry.path.resolve()),
+        submitted_at=task.submitted.at.isoformat(),
+        submitted_source=task.submitted.source,
+        late=task.lateness.late,
+        reason=task.reason,
+        out_dir=str(folder.resolve()),
+    )
+    write_outputs(book, result, folder, task.lateness)
+    if result.graded:
+        summary.graded += 1
+        summary.timings.append(dict(result.timings))
+    else:
+        summary.failed += 1
+        summary.failures[task.entry.student_id] = result.error
+
+
+def _failed(
+    book: Gradebook, course: Course, task: Task, error: str, out: Path, summary: BatchSummary
+) -> None:
+    """Record a submission whose grading produced no result (its worker died)."""
+    from autograder.grading.grade import not_graded
+
+    reason = error.splitlines()[0] if error else "the grader failed on it"
+    result = not_graded(task.assignment, task.entry.student_id, course, reason, error)
+    _store(book, task, result, out, summary)
+
+
+def format_summary(summary: BatchSummary, gradebook: Path, out: Path) -> str:
+    """The lines printed at the end of a batch."""
+    lines = list(f"warning: {w}" for w in summary.warnings)
+    lines.append(
+        f"{summary.total} submissions: {summary.graded} graded, {summary.skipped} unchanged "
+        f"(skipped), {summary.failed} could not be graded; {summary.seconds:.0f} s with "
+        f"{summary.workers} worker(s)"
+    )
+    if summary.repaired:
+        lines.append(f"rewrote {summary.repaired} result file(s) that were missing or stale")
+    for sid, error in sorted(summary.failures.items()):
+        lines.append(f"  {sid}: {error.splitlines()[0] if error else 'failed'}")
+    lines.append(f"gradebook: {gradebook}")
+    lines.append(f"feedback pages: {out}/<student>/feedback.html")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""Scores out of the gradebook as CSV for an LMS.
+
+    effdl export csv --gradebook PATH --assignment NAME [--format plain|canvas|sakai] [--out FILE]
+
+One row per student: each problem's points (hand-graded scores included) and the total,
+from the score model (late policy applied), the same total results.json and feedback.html
+show; docs/exports.md documents every column of every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from autograder import plugin
+from autograder.course.settings import load_course
+from autograder.gradebook import Gradebook
+from autograder.publishing.class_scores import StudentScore, class_scores
+from autograder.publishing.feedback import problem_order
+from autograder.publishing.files import write_new
+
+FORMATS = ("plain", "canvas", "sakai")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked."""
+
+
+def _fmt(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def _lms_title(assignment: str, title: str | None) -> str:
+    """A column title LMS importers accept: letters, digits and spaces."""
+    text = title or assignment
+    clean = re.sub(r"[^A-Za-z0-9 ]+", " ", text).strip()
+    if not clean:
+        raise ExportError(f"the title {text!r} has no letters or digits")
+    return re.sub(r" +", " ", clean)
+
+
+def export_csv(
+    gradebook: Path,
+    assignment: str,
+    fmt: str = "plain",
+    course_path: str | None = None,
+    title: str | None = None,
+) -> str:
+    """The CSV text of one assignment's scores in the given format."""
+    plugin.get(assignment)
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    course = load_course(course_path)
+    with Gradebook.open(gradebook, create=False) as book:
+        students = class_scores(book, assignment, course)
+    failed = [s.student_id for s in students if not s.result.graded]
+    if failed:
+        print(
+            f"warning: {len(failed)} submission(s) could not be graded and have no score: "
+            + ", ".join(failed),
+            file=sys.stderr,
+        )
+    pending = [s.student_id for s in students if s.result.graded and s.score.manual_pending]
+    if pending:
+        print(
+            f"warning: {len(pending)} student(s) have hand-graded questions not graded yet "
+            "(they count 0 in the total): " + ", ".join(pending[:10]),
+            file=sys.stderr,
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    maximum = max((s.score.maximum for s in students), default=0.0)
+    if fmt == "plain":
+        _plain(writer, students, maximum)
+    elif fmt == "canvas":
+        column = _lms_title(assignment, title)
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
+        writer.writerow(["Points Possible", "", "", "", "", _fmt(maximum)])
+        for s in students:
+            total = _fmt(s.score.total) if s.result.graded else ""
+            writer.writerow([s.student_id, "", s.student_id, "", "", total])
+    else:
+        column = _lms_title(assignment, title)
+        writer.writerow(
+            ["Student ID", "Student Name", f"{column} [{_fmt(maximum)}]", f"* {column}"]
+        )
+        for s in students:
+            total = _fmt(s.score.total) if s.result.graded else ""
+            comment = _note(s)
+            if s.lateness.late and s.result.graded:
+                comment = f"late {s.lateness.days_late} day(s): {s.lateness.reason}"
+            writer.writerow([s.student_id, s.student_id, total, comment])
+    return buffer.getvalue()
+
+
+def _note(s: StudentScore) -> str:
+    if not s.result.graded:
+        return s.result.error.splitlines()[0][:200] if s.result.error else "not graded"
+    return ""
+
+
+def _plain(writer: Any, students: list[StudentScore], maximum: float) -> None:
+    problems = sorted({p for s in students for p in s.problems()}, key=problem_order)
+    writer.writerow(
+        [
+            "student_id",
+            "status",
+            "submitted_at",
+            "time_source",
+            "days_late",
+            "late_multiplier",
+            "auto_points",
+            "manual_points",
+            "raw_total",
+            *problems,
+            "total",
+            "max_total",
+            "note",
+        ]
+    )
+    for s in students:
+        graded = s.result.graded
+        score, standing = s.score, s.lateness
+        auto = sum(c.points for c in s.result.checks) if graded else 0.0
+        per_problem = s.problems()
+        writer.writerow(
+            [
+                s.student_id,
+                s.row.status,
+                s.row.submitted_at or "",
+                s.row.submitted_source or "",
+                standing.days_late,
+                f"{score.multiplier:g}",
+                _fmt(auto) if graded else "",
+                _fmt(sum(m.points for m in s.manual)),
+                _fmt(score.raw) if graded else "",
+                *(
+                    _fmt(per_problem.get(p, 0.0) * score.multiplier) if graded else ""
+                    for p in problems
+                ),
+                _fmt(score.total) if graded else "",
+                _fmt(maximum),
+                _note(s) or (standing.reason if standing.late else ""),
+            ]
+        )
+
+
+__all__ = ["ExportError", "FORMATS", "export_csv", "write_new"]

@@ -1,0 +1,149 @@
+"""A course's own settings, read from a course.toml kept outside the repository.
+
+Without a file every command uses the canonical variant and the default points. The file is
+named by `--course PATH` or the environment variable EFFDL_COURSE. Layout:
+
+    [course]
+    name = "ECE 661, Fall 2026"
+    secret = "a long random string: it makes the per-student variants"
+
+    [assignments.NAME]                       # one table per assignment, by its name
+    due = 2026-11-06T23:59:00-05:00
+    late_policy = "percent_per_day"          # "none", "percent_per_day" or "zero_after_cutoff"
+    late_percent_per_day = 10
+    cutoff = 2026-11-09T23:59:00-05:00
+    [assignments.NAME.points]                # per-check overrides, by check id
+    "a2.closed_form" = 5
+    [assignments.NAME.extensions]
+    alice = 2026-11-08T23:59:00-05:00
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.course.dates import aware, parse_iso
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LATE_POLICIES = ("none", "percent_per_day", "zero_after_cutoff")
+
+
+class CourseError(ValueError):
+    """course.toml is missing, unreadable or holds a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class AssignmentSettings:
+    """Per-assignment settings: due date, late policy, extensions and point overrides."""
+
+    due: dt.datetime | None = None
+    late_policy: str = "none"
+    late_percent_per_day: float = 0.0
+    cutoff: dt.datetime | None = None
+    extensions: dict[str, dt.datetime] = field(default_factory=dict)
+    points: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Course:
+    """The course: its name, the variant secret (None: canonical) and assignment settings."""
+
+    name: str = "effdl-course"
+    secret: str | None = None
+    path: Path | None = None
+    assignments: dict[str, AssignmentSettings] = field(default_factory=dict)
+
+    def settings(self, assignment: str) -> AssignmentSettings:
+        return self.assignments.get(assignment, AssignmentSettings())
+
+
+def _as_datetime(value: Any, where: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return aware(value)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, 23, 59, 59, tzinfo=dt.timezone.utc)
+    if isinstance(value, str):
+        try:
+            return parse_iso(value)
+        except ValueError as exc:
+            raise CourseError(f"{where}: {value!r} is not an ISO date-time") from exc
+    raise CourseError(f"{where}: expected a date-time, got {type(value).__name__}")
+
+
+def _assignment_settings(name: str, raw: Any) -> AssignmentSettings:
+    where = f"[assignments.{name}]"
+    if not isinstance(raw, dict):
+        raise CourseError(f"{where} must be a table")
+    known = {"due", "late_policy", "late_percent_per_day", "cutoff", "extensions", "points"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise CourseError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    policy = raw.get("late_policy", "none")
+    if policy not in LATE_POLICIES:
+        raise CourseError(f"{where}.late_policy: {policy!r} is not one of {LATE_POLICIES}")
+    percent = raw.get("late_percent_per_day", 0.0)
+    if not isinstance(percent, int | float) or not 0 <= percent <= 100:
+        raise CourseError(f"{where}.late_percent_per_day must be a number in [0, 100]")
+    points = raw.get("points", {})
+    if not isinstance(points, dict) or not all(
+        isinstance(v, int | float) and v >= 0 for v in points.values()
+    ):
+        raise CourseError(f"{where}.points must map check ids to non-negative numbers")
+    extensions = raw.get("extensions", {})
+    if not isinstance(extensions, dict):
+        raise CourseError(f"{where}.extensions must map student ids to date-times")
+    due = _as_datetime(raw["due"], f"{where}.due") if "due" in raw else None
+    cutoff = _as_datetime(raw["cutoff"], f"{where}.cutoff") if "cutoff" in raw else None
+    if cutoff is not None and due is None:
+        raise CourseError(f"{where}: a cutoff needs a due date")
+    if cutoff is not None and due is not None and cutoff < due:
+        raise CourseError(f"{where}: the cutoff {cutoff} is before the due date {due}")
+    return AssignmentSettings(
+        due=due,
+        late_policy=policy,
+        late_percent_per_day=float(percent),
+        cutoff=cutoff,
+        extensions={
+            str(k): _as_datetime(v, f"{where}.extensions.{k}") for k, v in extensions.items()
+        },
+        points={str(k): float(v) for k, v in points.items()},
+    )
+
+
+def load_course(path: str | os.PathLike[str] | None = None) -> Course:
+    """Read course.toml from `path`, else from $EFFDL_COURSE, else the canonical course."""
+    if path is None:
+        path = os.environ.get("EFFDL_COURSE") or None
+    if path is None:
+        return Course()
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"course file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CourseError(f"course file {path} is not valid TOML: {exc}") from exc
+    head = raw.get("course", {})
+    if not isinstance(head, dict):
+        raise CourseError(f"{path}: [course] must be a table")
+    secret = head.get("secret")
+    if secret is not None and (not isinstance(secret, str) or len(secret) < 8):
+        raise CourseError(f"{path}: course.secret must be a string of at least 8 characters")
+    assignments = raw.get("assignments", {})
+    if not isinstance(assignments, dict):
+        raise CourseError(f"{path}: [assignments] must be a table of tables")
+    return Course(
+        name=str(head.get("name", "effdl-course")),
+        secret=secret,
+        path=path,
+        assignments={k: _assignment_settings(k, v) for k, v in assignments.items()},
+    )

@@ -1,0 +1,5 @@
+"""The class gradebook (SQLite): schema.py holds the tables, store.py every line of SQL."""
+
+from autograder.gradebook.store import Gradebook, GradebookError, SubmissionRow, now
+
+__all__ = ["Gradebook", "GradebookError", "SubmissionRow", "now"]

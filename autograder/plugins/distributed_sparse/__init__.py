@@ -1,0 +1,1 @@
+"""Assignment A: distributed training, sparse optimization and sparse encoding."""

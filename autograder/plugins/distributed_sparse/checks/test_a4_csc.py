@@ -1,0 +1,349 @@
+"""Hidden checks for A4: EIE-style CSC encoding, its storage cost, and the A4.3 formulas.
+
+The pointer array may be given with or without its final entry (len(v)); storage counts
+and the A4.3 formulas are accepted under either convention, as long as one is used
+consistently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from autograder.checking.compare import as_array, describe, fmt
+from autograder.checking.credit import credit_parts
+from autograder.checking.spec import Call, check
+from autograder.checking.sub import Case, Sub
+from autograder.checking.verdict import CheckFailure
+from effdl import csc as ref
+
+# Grader-chosen matrices: the paper's column, and sparse matrices with long zero runs.
+PAPER_COLUMN = np.array([0, 0, 1, 2] + [0] * 18 + [3], dtype=float).reshape(-1, 1)
+
+
+def _probe(seed: int, shape: tuple[int, int], density: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    M = rng.integers(1, 9, size=shape).astype(float) * (rng.random(shape) < density)
+    M[:, -1] = 0  # one empty column
+    return M
+
+
+PROBES = [(_probe(1, (12, 6), 0.25), 1), (_probe(2, (16, 5), 0.2), 3), (_probe(3, (20, 4), 0.1), 2)]
+FORMULA_CASES = [(4, 4, 3), (6, 5, 10), (8, 8, 100), (3, 7, 0)]
+# (7, 0) with the final pointer entry and (4, 4) without it are cases where some K makes CSC
+# exactly as large as dense: they tell "strictly smaller" from "at most as large".
+MAXK_CASES = [(4, 4), (6, 5), (8, 8), (10, 6), (7, 0)]
+
+
+def _matrix(variant: dict) -> tuple[np.ndarray, dict]:
+    """The variant's A4.1 matrix and its settings (index and value bits)."""
+    a4 = variant["a4"]
+    return np.array(a4["matrix"], dtype=float), a4
+
+
+# --------------------------------------------------------------------------- A4.1
+def _wrong_encode(M: np.ndarray, bits: int, kind: str):
+    """Encoders that make a known mistake, to name it in feedback."""
+    cap = 2**bits - 1
+    v, z, p = [], [], [0]
+    for j in range(M.shape[1]):
+        zeros = 0
+        col = M[:, j]
+        nz = np.flatnonzero(col)
+        for i, value in enumerate(col):
+            if value == 0:
+                zeros += 1
+                trailing = i > (nz.max() if nz.size else -1)
+                if kind == "trailing" and trailing and zeros == cap + 1:
+                    v.append(0.0)
+                    z.append(cap)
+                    zeros = 0
+                continue
+            limit = cap + 1 if kind == "off_by_one" else cap
+            while kind != "no_placeholder" and zeros > limit:
+                v.append(0.0)
+                z.append(limit)
+                zeros -= limit + 1
+            v.append(value)
+            z.append(i if kind == "absolute" else zeros)
+            zeros = 0
+        p.append(len(v))
+    p_arr = np.array(p)
+    if kind == "counts":
+        p_arr = np.diff(p_arr)
+    return np.array(v), np.array(z), p_arr
+
+
+MISTAKE_CAUSES = {
+    "no_placeholder": "no placeholder zeros were stored: a run of more than 2^b - 1 zeros "
+    "needs a stored 0 at relative index 2^b - 1.",
+    "trailing": "placeholders were stored for the zeros at the end of a column; trailing zeros "
+    "need none.",
+    "off_by_one": "placeholders start one zero too late: the largest index is 2^b - 1, not 2^b.",
+    "absolute": "z holds absolute row indices; it should count the zeros since the previous "
+    "stored entry of the column.",
+    "counts": "p holds each column's entry count; it should hold where each column starts in v.",
+}
+
+
+def _pointer_ok(p: np.ndarray, p_ref: np.ndarray) -> bool:
+    """p with its final entry (len(v)) or without it; both conventions are accepted."""
+    return (p.shape == p_ref.shape and np.array_equal(p, p_ref)) or (
+        p.shape == (p_ref.size - 1,) and np.array_equal(p, p_ref[:-1])
+    )
+
+
+def _encode_problem(case: Case, label: str) -> str:
+    M, bits = case.args
+    value = case.value
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        return f"{label}: expected (v, z, p), got {describe(value)}."
+    v_ref, z_ref, p_ref = ref.csc_encode(M, bits)
+    try:
+        v = as_array(value[0], f"{label}: v")
+        z = as_array(value[1], f"{label}: z")
+        p = as_array(value[2], f"{label}: p")
+    except CheckFailure as exc:
+        return str(exc)
+    v, z, p = v.reshape(-1), z.reshape(-1), p.reshape(-1)
+    ok_v = v.shape == v_ref.shape and np.allclose(v, v_ref, rtol=0, atol=1e-9)
+    ok_z = z.shape == z_ref.shape and np.array_equal(z, z_ref)
+    if ok_v and ok_z and _pointer_ok(p, p_ref):
+        return ""
+    lines = [
+        f"{label} (index bits = {bits}) does not match the expected encoding.",
+        f"  expected v = {fmt(v_ref, 40)}",
+        f"  got      v = {fmt(v, 40)}",
+        f"  expected z = {fmt(z_ref, 40)}",
+        f"  got      z = {fmt(z, 40)}",
+        f"  expected p = {fmt(p_ref, 40)} (the final entry len(v) is optional)",
+        f"  got      p = {fmt(p, 40)}",
+    ]
+    if not ok_v or not ok_z:
+        n = min(v.size, v_ref.size)
+        diff = [i for i in range(n) if v[i] != v_ref[i] or (i < z.size and z[i] != z_ref[i])]
+        first = diff[0] if diff else n
+        lines.append(f"  first differing entry: index {first}")
+    for kind, cause in MISTAKE_CAUSES.items():
+        wv, wz, wp = _wrong_encode(M, bits, kind)
+        if (
+            wv.shape == v.shape
+            and np.allclose(wv, v)
+            and wz.shape == z.shape
+            and np.array_equal(wz, z)
+            and (kind != "counts" or np.array_equal(wp, p))
+        ):
+            lines.append(f"  Likely cause: {cause}")
+            break
+    return "\n".join(lines)
+
+
+def encode_calls(variant: dict) -> list[Call]:
+    M, a4 = _matrix(variant)
+    out = [
+        Call("a4.enc.own", "csc_encode", (M, int(a4["index_bits"]))),
+        Call("a4.enc.paper", "csc_encode", (PAPER_COLUMN, 4)),
+    ]
+    return out + [Call(f"a4.enc.probe{i}", "csc_encode", (P, b)) for i, (P, b) in enumerate(PROBES)]
+
+
+def _encode_label(case: Case) -> str:
+    if case.id == "a4.enc.own":
+        return "csc_encode(your A4.1 matrix)"
+    if case.id == "a4.enc.paper":
+        return "csc_encode(the EIE paper's column)"
+    rows, cols = case.args[0].shape
+    return f"csc_encode({rows}x{cols} test matrix)"
+
+
+@check(
+    "a4.csc_encode",
+    points=5,
+    problem="A4.1",
+    title="CSC arrays v, z, p with placeholders",
+    function="csc_encode",
+    calls=encode_calls,
+)
+def test_encode(sub: Sub) -> None:
+    def encoding(case: Case) -> None:
+        problem = _encode_problem(case, _encode_label(case))
+        if problem:
+            raise CheckFailure(problem)
+
+    weights = [0.4, 0.2] + [0.4 / len(PROBES)] * len(PROBES)
+    credit_parts(sub.cases(), encoding, weights)
+
+
+# --------------------------------------------------------------------------- A4.2
+KEYS = ("values", "index", "pointer", "total", "dense", "ratio")
+
+
+def _bits_problem(case: Case) -> str:
+    M, bits, value_bits = case.args
+    label = f"csc_storage_bits(M, index_bits={bits}, value_bits={value_bits})"
+    got = case.value
+    if not isinstance(got, dict) or not all(k in got for k in KEYS):
+        return f"{label}: expected a dict with keys {list(KEYS)}, got {describe(got)}."
+    try:
+        numbers = {k: float(as_array(got[k], f"{label}['{k}']", ())) for k in KEYS}
+    except CheckFailure as exc:
+        return str(exc)
+    conventions = {
+        True: ref.csc_storage_bits(M, bits, value_bits, True),
+        False: ref.csc_storage_bits(M, bits, value_bits, False),
+    }
+    for want in conventions.values():
+        if all(np.isclose(numbers[k], want[k], rtol=1e-6, atol=1e-9) for k in KEYS):
+            return ""
+    with_final = conventions[True]
+    lines = [f"{label} does not match either pointer convention."]
+    for k in KEYS:
+        lines.append(
+            f"  {k:8s} got {numbers[k]:g}; expected {with_final[k]:g} with the final "
+            f"pointer entry, or {conventions[False][k]:g} without it"
+        )
+    if numbers["pointer"] == (M.shape[1] + 1) * max(
+        1, int(with_final["values"] / value_bits).bit_length()
+    ):
+        lines.append(
+            "  Likely cause: the pointer width was taken from this matrix's pointers; "
+            "size it for the worst case (every element stored)."
+        )
+    elif numbers["index"] == with_final["index"] / bits * value_bits:
+        lines.append("  Likely cause: the index entries were counted with the value width.")
+    return "\n".join(lines)
+
+
+def storage_calls(variant: dict) -> list[Call]:
+    M, a4 = _matrix(variant)
+    own = (M, int(a4["index_bits"]), int(a4["value_bits"]))
+    return [
+        Call("a4.bits.own", "csc_storage_bits", own),
+        Call("a4.bits.probe", "csc_storage_bits", (PROBES[1][0], 3, 16)),
+    ]
+
+
+@check(
+    "a4.csc_storage_bits",
+    points=5,
+    problem="A4.2",
+    title="storage in bits and compression ratio",
+    function="csc_storage_bits",
+    calls=storage_calls,
+)
+def test_storage(sub: Sub) -> None:
+    def storage(case: Case) -> None:
+        problem = _bits_problem(case)
+        if problem:
+            raise CheckFailure(problem)
+
+    credit_parts(sub.cases(), storage)
+
+
+# --------------------------------------------------------------------------- A4.3
+def _consistent(runs: list[Case], fn, what: str, mistakes=()) -> None:
+    """Every call matches fn(*args, final_pointer=c) for one convention c used throughout.
+
+    `mistakes` are (cause, wrong fn) pairs, tried under both conventions to name the cause.
+    """
+    cases = [run.args for run in runs]
+    got = [float(as_array(run.value, f"{what}{run.args}", ())) for run in runs]
+
+    def matches(f) -> bool:
+        for final in (True, False):
+            with contextlib.suppress(Exception):
+                want = [f(*case, final_pointer=final) for case in cases]
+                if all(np.isclose(g, w, rtol=1e-9, atol=1e-9) for g, w in zip(got, want)):
+                    return True
+        return False
+
+    if matches(fn):
+        return
+    lines = [f"{what}: the values match neither convention used consistently."]
+    for case, g in zip(cases, got, strict=True):
+        lines.append(
+            f"  {what}{case}: got {g:g}; expected {fn(*case, final_pointer=True)} with "
+            f"the final pointer entry or {fn(*case, final_pointer=False)} without it"
+        )
+    cause = next((cause for cause, wrong in mistakes if matches(wrong)), "")
+    if cause:
+        lines.append(f"  Likely cause: {cause}")
+    raise CheckFailure("\n".join(lines))
+
+
+def _pointer_bits(M: int, N: int, final_pointer: bool) -> int:
+    return (2**N + 1) * (M + N + 1) if final_pointer else 2**N * (M + N)
+
+
+FORMULA_MISTAKES = [
+    (
+        "only the 4-bit values were counted: every stored entry also has a 4-bit relative "
+        "index, so entries cost 8 K 2^N bits.",
+        lambda M, N, K, final_pointer: 4 * K * 2**N + _pointer_bits(M, N, final_pointer),
+    ),
+    (
+        "the column pointers were left out of the total.",
+        lambda M, N, K, final_pointer: 8 * K * 2**N,
+    ),
+    (
+        "the pointer width is one bit short: a pointer must hold values up to 2^(M+N), "
+        "which takes M + N + 1 bits.",
+        lambda M, N, K, final_pointer: (
+            8 * K * 2**N + (2**N + 1 if final_pointer else 2**N) * (M + N)
+        ),
+    ),
+]
+
+
+def _max_k_mistakes():
+    def not_strict(M, N, final_pointer):
+        dense = 4 * 2 ** (M + N)
+        return (dense - ref.csc_size_formula(M, N, 0, final_pointer)) // (8 * 2**N)
+
+    return [
+        (
+            "K was allowed to make CSC exactly as large as dense (<=); it must be strictly "
+            "smaller (<).",
+            not_strict,
+        )
+    ]
+
+
+def formula_calls(variant: dict) -> list[Call]:
+    return [Call(f"a4.formula.{i}", "csc_size_formula", c) for i, c in enumerate(FORMULA_CASES)]
+
+
+def max_k_calls(variant: dict) -> list[Call]:
+    return [Call(f"a4.maxk.{i}", "csc_max_K", c) for i, c in enumerate(MAXK_CASES)]
+
+
+@check(
+    "a4.size_formula",
+    points=2.5,
+    problem="A4.3",
+    extra_credit=True,
+    title="CSC size of a 2^M x 2^N matrix with K entries per column",
+    function="csc_size_formula",
+    calls=formula_calls,
+)
+def test_formula(sub: Sub) -> None:
+    _consistent(
+        sub.cases(),
+        ref.csc_size_formula,
+        "csc_size_formula",
+        FORMULA_MISTAKES,
+    )
+
+
+@check(
+    "a4.max_k",
+    points=2.5,
+    problem="A4.3",
+    extra_credit=True,
+    title="largest K for which CSC beats dense",
+    function="csc_max_K",
+    calls=max_k_calls,
+)
+def test_max_k(sub: Sub) -> None:
+    _consistent(sub.cases(), ref.csc_max_K, "csc_max_K", _max_k_mistakes())

@@ -1,0 +1,1 @@
+"""Assignment B: pruning and fixed-point quantization of ResNet-20."""

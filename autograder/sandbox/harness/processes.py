@@ -1,0 +1,91 @@
+"""The processes of the sandbox: finding, killing and reaping them.
+
+Only as PID 1 of the sandbox's own PID namespace does /proc list exactly the sandbox's
+processes; outside one (the unsandboxed fallback) the harness leaves other processes alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+
+def sandbox_pids(keep: int) -> list[int]:
+    """Every process of the sandbox except the supervisor (PID 1) and `keep`."""
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and int(entry) not in (1, keep)
+    ]
+
+
+def parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[-1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def kill_strays(keep: int, keep_children: bool = False) -> None:
+    """Before a call: kill what the notebook or earlier calls left running (not the loader,
+    nor with keep_children the runner's own call process: its only children are those).
+    The killed processes are reaped by their parents or, orphaned, by the supervisor."""
+    if os.getpid() != 1:
+        return
+    targets = sandbox_pids(keep)
+    if keep_children:
+        targets = [pid for pid in targets if parent_of(pid) != keep]
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 1.0
+    for pid in targets:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[-1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in (b"Z", b"X"):
+                break
+            time.sleep(0.001)
+
+
+def kill_leftovers() -> None:
+    """Kill and reap every other process in the sandbox (background children of student code)."""
+    if os.getpid() == 1:
+        for pid in sandbox_pids(keep=1):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    flags = 0 if os.getpid() == 1 else os.WNOHANG
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, flags)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def reap_children() -> None:
+    """Collect children that have ended (processes the notebook started, killed since)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def exit_status(status: int) -> str:
+    """A waitpid status in the words the events use: exited, exit N or signal N."""
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    code = os.WEXITSTATUS(status)
+    return "exited" if code == 0 else f"exit {code}"

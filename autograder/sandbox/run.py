@@ -1,0 +1,257 @@
+"""One sandbox run: the harness on a prepared job, under limits, watched from outside.
+
+Limits on memory, CPU (time and share), processes, file size, output size and wall time;
+what the run writes to the grader's disk is measured while it runs. Where bwrap cannot run,
+the grader says so, falls back to a plain subprocess with the same rlimits (under the
+worker's uid when it runs as root), and marks the run unsandboxed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.sandbox import bwrap, cgroups
+from autograder.sandbox.install import LAUNCH
+from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox run (memory per process and per run, in MiB)."""
+
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    wall_seconds: float = 300.0
+    max_processes: int = 64
+    file_mb: int = 64
+    open_files: int = 256
+    cpus: float = 1.0  # CPU share of the whole run, where a cpu control group can be made
+    tmp_mb: int = 512  # size of each in-memory folder (/submission, /tmp), charged to memory
+    out_mb: int = 128  # what the run may write to the grader's disk (/out; with an older
+    # bwrap, /submission and /tmp too)
+    out_files: int = 2000
+
+
+@dataclass
+class SandboxRun:
+    """What the trusted side learns about a run besides the harness's own output files."""
+
+    sandboxed: bool
+    backend: str
+    returncode: int | None
+    wall_seconds: float
+    timed_out: bool
+    oom_killed: bool = False
+    peak_memory_bytes: int | None = None
+    stderr: str = ""
+    notes: list[str] = field(default_factory=list)
+    uid: int | None = None
+    leftover_processes: int = 0
+    output_overflow: bool = False
+
+
+def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, nproc: int) -> None:
+    """Runs in the child between fork and exec: join the group, set rlimits, drop uid."""
+    os.setsid()
+    if group is not None:
+        group.join()
+    mib = 1024 * 1024
+    for name, value in (
+        (resource.RLIMIT_DATA, limits.memory_mb * mib),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_mb * mib),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, nproc),
+    ):
+        resource.setrlimit(name, (value, value))
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a uid other than the owner can reach and execute `path`."""
+    for parent in [*bwrap.ancestors(path), path]:
+        with contextlib.suppress(OSError):
+            if not os.stat(parent).st_mode & 0o001:
+                return False
+    return True
+
+
+def _tree_usage(folder: Path, cap_files: int) -> tuple[int, int]:
+    """(bytes, files) under folder, counting no further than cap_files + 1 entries."""
+    size, count = 0, 0
+    stack = [str(folder)]
+    while stack and count <= cap_files:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                count += 1
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        size += entry.stat(follow_symlinks=False).st_size
+                if count > cap_files:
+                    break
+    return size, count
+
+
+def _exit_notifier(pid: int) -> int | None:
+    """A pidfd of the process (readable once it has exited), or None where there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _wait_for_exit(proc: subprocess.Popen, ended: int | None, seconds: float) -> None:
+    """Wait up to `seconds` for proc to end. With a pidfd it wakes the moment the process
+    ends; Popen.wait with a timeout polls, and loses up to 50 ms per run."""
+    if ended is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=seconds)
+        return
+    select.select([ended], [], [], seconds)
+    proc.poll()
+
+
+def run_harness(
+    job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, slot: int = 0
+) -> SandboxRun:
+    """Run the harness on a prepared job (job.json and the harness in job_dir, written by
+    autograder.grading.job; the submission's files in work_dir)."""
+    with claim_uid(slot) as uid:
+        return _run_harness(job_dir, work_dir, out_dir, limits, uid)
+
+
+def _run_harness(
+    job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, uid: int
+) -> SandboxRun:
+    kind, why = bwrap.backend()
+    notes: list[str] = []
+    tmp_dir = work_dir.parent / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        kill_uid(uid)  # whatever an earlier grader that crashed may have left under this uid
+        for path in (work_dir, out_dir, tmp_dir):
+            for root, dirs, files in os.walk(path):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, uid, uid)
+        for path in (job_dir, *job_dir.rglob("*")):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    exe, sites = bwrap.python_paths()
+    harness_args = [exe, "-I", "-S"]
+    site_arg = os.pathsep.join(sites)
+    watched = [out_dir]  # folders of the grader's disk the submission can write to
+    if kind == "bwrap" and bwrap.sized_tmpfs():
+        binds = [
+            ("ro", str(job_dir), "/grader"),
+            ("ro", str(work_dir), "/staged"),
+            ("rw", str(out_dir), "/out"),
+        ]
+        tmpfs_bytes = str(limits.tmp_mb * 1024 * 1024)
+        tmp = ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/tmp"]
+        cmd = ["bwrap", *bwrap.mounts(binds, tmp)]
+        cmd += ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/submission"]
+        harness_dirs = ["/grader", "/submission", "/out", site_arg, "/staged"]
+    elif kind == "bwrap":
+        binds = [
+            ("ro", str(job_dir), "/grader"),
+            ("rw", str(work_dir), "/submission"),
+            ("rw", str(out_dir), "/out"),
+        ]
+        cmd = ["bwrap", *bwrap.mounts(binds, ["--bind", str(tmp_dir), "/tmp"])]
+        harness_dirs = ["/grader", "/submission", "/out", site_arg]
+        watched += [work_dir, tmp_dir]
+    if kind == "bwrap":
+        cmd += [*bwrap.process_args(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
+        child_uid = None
+    else:
+        cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir)]
+        cmd += [str(out_dir), site_arg]
+        watched += [work_dir, tmp_dir]
+        child_uid = uid if os.geteuid() == 0 and _reachable_by_others(exe) else None
+        if os.geteuid() == 0 and child_uid is None:
+            uid = 0
+            notes.append(f"ran as root: {exe} is not reachable by an unprivileged uid")
+    group = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes, limits.cpus)
+    env = bwrap.environment() if kind == "bwrap" else {**bwrap.environment(), "HOME": str(work_dir)}
+    if kind != "bwrap":
+        env["TMPDIR"] = str(tmp_dir)
+        env["MPLCONFIGDIR"] = str(tmp_dir / "matplotlib")
+    # RLIMIT_NPROC counts all processes of the real uid: a worker uid owns only this run's,
+    # while a non-root grader's own uid also owns its desktop, so the cap is set above those.
+    own = 0 if os.geteuid() == 0 and uid >= BASE_UID else user_processes(uid)
+    nproc = own + limits.max_processes
+    before = [_tree_usage(folder, limits.out_files) for folder in watched]
+    base_size, base_count = sum(u[0] for u in before), sum(u[1] for u in before)
+    started = time.monotonic()
+    stderr_path = job_dir.parent / "sandbox-stderr.txt"
+    timed_out = overflow = False
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=work_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
+        )
+        # Wait, watching what the run writes to the grader's disk (only /out is on it).
+        ended = _exit_notifier(proc.pid)
+        while proc.poll() is None:
+            _wait_for_exit(proc, ended, 0.25)
+            if proc.returncode is not None:
+                break
+            usage = [_tree_usage(folder, limits.out_files) for folder in watched]
+            size = sum(u[0] for u in usage) - base_size
+            count = sum(u[1] for u in usage) - base_count
+            overflow = size > limits.out_mb * 1024 * 1024 or count > limits.out_files
+            timed_out = time.monotonic() - started > limits.wall_seconds
+            if overflow or timed_out:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if ended is not None:
+            os.close(ended)
+    wall = time.monotonic() - started
+    left = kill_uid(uid)
+    run = SandboxRun(
+        sandboxed=kind == "bwrap",
+        backend=kind,
+        returncode=proc.returncode,
+        wall_seconds=wall,
+        timed_out=timed_out,
+        stderr=stderr_path.read_bytes()[:8000].decode("utf-8", "replace"),
+        uid=uid,
+        leftover_processes=left,
+        output_overflow=overflow,
+    )
+    if kind != "bwrap":
+        run.notes.append(f"UNSANDBOXED: {why}")
+    run.notes.extend(notes)
+    if overflow:
+        run.notes.append(
+            f"stopped: the submission wrote more than {limits.out_mb} MiB or "
+            f"{limits.out_files} files to the grader's disk"
+        )
+    if left:
+        run.notes.append(f"GRADER WARNING: {left} processes of sandbox uid {uid} survived it")
+    if group is not None:
+        run.oom_killed = group.oom_killed()
+        run.peak_memory_bytes = group.peak_bytes()
+        group.destroy()
+    else:
+        run.notes.append("no control group: memory and process caps are per process only")
+    return run
