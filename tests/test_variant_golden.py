@@ -2,7 +2,10 @@
 (course secret, student id), so a change in how they are drawn (a new numpy whose random
 methods give other numbers, an edited generator) would grade students against numbers they
 never saw. These variants were recorded when the generator was written; a failure here
-means the generator changed, and courses in flight must keep the old one."""
+means the generator changed, and courses in flight must keep the old one. s-00000 and
+s-00039 were added with the TernGrad, A3.6 near-tie and trailing-zero rules: their first
+draws broke those lessons, so they pin draws that the new rules decide (and the seeded
+TernGrad simulation those rules run)."""
 
 import json
 from pathlib import Path

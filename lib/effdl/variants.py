@@ -5,7 +5,10 @@ a student id it is the canonical variant, exactly the course's published numbers
 an HMAC-SHA256 of the student id under the secret seeds a numpy Generator that draws small
 integer data for assignment A; each part is accepted only when simulating the reference
 functions on it shows the lesson of the problem (see `_a2_problems`, `_a3_problems`,
-`_a4_problems`), and a rejected draw is redrawn with the next attempt number in the seed.
+`_a4_problems`, which list every rule and why the grader needs it), and a rejected draw is
+redrawn with the next attempt number in the seed. Cheap algebraic rules run before the
+simulations. The grader's fixed probe inputs (other matrices, vectors and data) are not part
+of a variant and are not checked here.
 The id of a variant is a prefix of the HMAC, so it identifies the numbers without revealing
 the secret.
 
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from effdl.csc import csc_encode, csc_max_K
-from effdl.distributed import closed_form, train_distributed
+from effdl.distributed import clip_gradient, closed_form, terngrad, train_distributed
 from effdl.sparse_opt import train_sparse
 
 DISTRIBUTED_SPARSE = "distributed-sparse"
@@ -67,7 +70,26 @@ A2_NOT_TRIVIAL = 1e-2  # after 5 plain steps still farther than this times |W*| 
 A3_REACHED = 1e-3  # prune and trimmed L1 end this close to the sparse truth
 A3_GD_NONZERO = 0.05  # every entry of the plain-GD result is at least this far from 0
 A3_GD_LOSS = 1e-8  # plain GD fits the data: final loss below this
-SELECTION_GAP = 1e-6  # top-k and trimmed selections are decided by at least this much
+# The graded TernGrad runs (A2.3 without clipping, A2.5 clipped at tern_clip_T with s = T):
+# 100 seeded runs of 12 steps each, failed when all end with the same loss and otherwise
+# compared with reference runs by a KS test on log10 of the final loss.
+A2_TERN_STEPS = 12
+A2_TERN_RUNS = 400  # seeded runs simulated per configuration to judge the spread
+A2_TERN_SEED = 20_240_917  # fixed: the verdict on a candidate never depends on anything else
+A2_TERN_MODE = 0.5  # the most common final loss ends at most this fraction of the runs
+A2_TERN_FLOOR = 1e-10  # a final loss this small is float32 rounding in a student's run ...
+A2_TERN_FLOOR_RUNS = 0.01  # ... and may end at most this fraction of the runs
+A2_SURE = 1e-12  # a keep-probability within this of 0 or 1 is certain
+# Selections (top 2 by |v|, trimmed 3 by |v|) are decided by at least this much: a float32
+# student's v differs from the grader's float64 v by up to ~2e-7 on these sizes, and the
+# grader accepts a different choice only within 1e-9. By |W| the student and the grader rank
+# the same numbers, so that rule only keeps the path away from ties.
+SELECTION_GAP = 1e-4
+SELECTION_GAP_W = 1e-6
+SELECTION_NEGLIGIBLE = 1e-7  # contested entries of v this small change no step beyond ATOL
+# A3.6 (extra credit) reruns prune and trimmed L1 (t = 0.04) on the first 2 data points.
+A3_EXTRA_POINTS = 2
+A3_EXTRA_TRIMMED_T = 0.04
 A4_NONZEROS = (10, 16)
 A4_MIN_PLACEHOLDERS = 2
 _A2_W_VALUES = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
@@ -146,27 +168,139 @@ def _draw_a2(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _a2_problems(candidate: tuple[np.ndarray, np.ndarray]) -> list[str]:
-    """The first lesson of A2 that the data (X, W*) fails to show, by simulation ([] if none)."""
+    """The first lesson of A2 that the data (X, W*) fails to show ([] if none). The rules, in
+    the order they are checked (algebra before simulation, frequent failures first):
+
+    A2.1  the closed form gives the drawn integer W*.
+    A2.3  TernGrad with each worker's own s = max |g| is random: some worker's keep-
+          probability |X_ij| / max_j |X_ij| lies strictly between 0 and 1 (algebra; else
+          every run is the same), and simulated runs spread (see `_tern_spread_problem`).
+    A2.4  clipping at T = 1, 2 ends farther than A2_NOT_CONVERGED from W*; T = 5, 10 end
+          within A2_CONVERGED (simulated, 50 steps).
+    A2.2  the plain run ends within A2_CONVERGED of W*, but not almost at once.
+    A2.5  clipping at T = tern_clip_T, then TernGrad with s = T, is random within the 12
+          graded steps: while every keep-probability min(|g_j|, T) / T is 0 or 1 the run is
+          exactly the clipped run, so some W_k (k < 12) of the clipped run must have a keep-
+          probability strictly between; then the simulated runs must spread.
+    """
     X, W_star = candidate
     y = X @ W_star
-    lr, steps = A2_SETTINGS["lr"], A2_SETTINGS["steps"]
+    lr, steps, T_tern = A2_SETTINGS["lr"], A2_SETTINGS["steps"], A2_SETTINGS["tern_clip_T"]
     if not np.allclose(closed_form(X, y), W_star, rtol=0, atol=1e-9):
-        return ["the closed form differs from the drawn W*"]
+        return ["A2.1: the closed form differs from the drawn W*"]
+    row_max = np.abs(X).max(axis=1, keepdims=True)
+    if not np.any((X != 0) & (np.abs(X) < row_max)):
+        return ["A2.3: TernGrad with s = max|g| is deterministic: every keep-probability is 0 or 1"]
     # The clipping runs most often fail, so they go first; small thresholds must NOT converge.
+    clipped = {}
     for clip in (2, 5, 1, 10):
         W_hist, _ = train_distributed(X, y, lr=lr, steps=steps, clip=clip)
+        clipped[clip] = W_hist
         final = np.linalg.norm(W_hist[-1] - W_star)
-        if clip < A2_SETTINGS["tern_clip_T"] and final <= A2_NOT_CONVERGED:
-            return [f"clipping at T={clip} still converges ({final:.2e} from W*)"]
-        if clip >= A2_SETTINGS["tern_clip_T"] and final >= A2_CONVERGED:
-            return [f"clipping at T={clip} does not converge ({final:.2e} from W*)"]
+        if clip < T_tern and final <= A2_NOT_CONVERGED:
+            return [f"A2.4: clipping at T={clip} still converges ({final:.2e} from W*)"]
+        if clip >= T_tern and final >= A2_CONVERGED:
+            return [f"A2.4: clipping at T={clip} does not converge ({final:.2e} from W*)"]
     W_hist, _ = train_distributed(X, y, lr=lr, steps=steps)
     distance = np.linalg.norm(W_hist - W_star, axis=1)
     if distance[-1] >= A2_CONVERGED:
-        return [f"the plain run ends {distance[-1]:.2e} from W*"]
+        return [f"A2.2: the plain run ends {distance[-1]:.2e} from W*"]
     if distance[5] <= A2_NOT_TRIVIAL * np.linalg.norm(W_star):
-        return ["the plain run converges almost at once"]
+        return ["A2.2: the plain run converges almost at once"]
+    W_clip = clipped.get(T_tern)
+    if W_clip is None:
+        W_clip, _ = train_distributed(X, y, lr=lr, steps=A2_TERN_STEPS, clip=T_tern)
+    p = _keep_probabilities(W_clip[:A2_TERN_STEPS], X, y, T_tern, T_tern)
+    if not np.any((p > A2_SURE) & (p < 1 - A2_SURE)):
+        return [
+            f"A2.5: clipping at T={T_tern} then TernGrad with s=T is deterministic in the "
+            f"{A2_TERN_STEPS} graded steps: every clipped |g_j| is 0 or T, so every keep-"
+            "probability is 0 or 1 and all seeded runs end with the same loss"
+        ]
+    rng = np.random.default_rng(A2_TERN_SEED)
+    for label, clip, scaler in (
+        ("A2.3: TernGrad with s = max|g|", None, None),
+        (f"A2.5: clipping at T={T_tern} then TernGrad with s=T", T_tern, T_tern),
+    ):
+        problem = _tern_spread_problem(_tern_final_losses(X, y, clip, scaler, rng))
+        if problem:
+            return [f"{label}: {problem}"]
     return []
+
+
+def _keep_probabilities(
+    W: np.ndarray, X: np.ndarray, y: np.ndarray, clip: float | None, scaler: float | None
+) -> np.ndarray:
+    """TernGrad's keep-probability min(|g_ij| / s_i, 1) of every worker i and entry j at every
+    row of W ((..., d) -> (..., n, d)); g_i is worker i's gradient, clipped into [-clip, clip]
+    if clip is given; s_i = scaler, or max_j |g_ij| when scaler is None (0 where s_i = 0)."""
+    G = _worker_gradients(W, X, y, clip)
+    s = np.abs(G).max(axis=-1, keepdims=True) if scaler is None else np.full_like(G, scaler)
+    out = np.zeros_like(G)
+    np.divide(np.abs(G), s, out=out, where=s > 0)
+    return np.minimum(out, 1.0)
+
+
+def _worker_gradients(
+    W: np.ndarray, X: np.ndarray, y: np.ndarray, clip: float | None
+) -> np.ndarray:
+    """Every worker's gradient 2 x_i (x_i . W - y_i) at every row of W, (..., d) -> (..., n, d),
+    clipped with the reference `clip_gradient` when clip is given."""
+    G = 2.0 * (W @ X.T - y)[..., None] * X
+    return G if clip is None else clip_gradient(G.ravel(), clip).reshape(G.shape)
+
+
+def _tern_final_losses(
+    X: np.ndarray,
+    y: np.ndarray,
+    clip: float | None,
+    scaler: float | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Final total loss of A2_TERN_RUNS TernGrad runs of A2_TERN_STEPS steps from W = 0, all
+    run at once. Each worker's gradient is ternarized by the reference `terngrad`: with its own
+    s = max|g| by ternarizing g / s with s = 1 and scaling back (the same law), otherwise with
+    s = scaler for every entry at once."""
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    W = np.zeros((A2_TERN_RUNS, X.shape[1]))
+    for _ in range(A2_TERN_STEPS):
+        G = _worker_gradients(W, X, y, clip)
+        if scaler is None:
+            s = np.abs(G).max(axis=-1, keepdims=True)
+            unit = np.zeros_like(G)
+            np.divide(G, s, out=unit, where=s > 0)
+            sent = s * terngrad(unit.ravel(), 1.0, rng).reshape(G.shape)
+        else:
+            sent = terngrad(G.ravel(), scaler, rng).reshape(G.shape)
+        W = W - A2_SETTINGS["lr"] * sent.mean(axis=1)
+    return np.sum((W @ X.T - y) ** 2, axis=1)
+
+
+def _tern_spread_problem(finals: np.ndarray) -> str:
+    """Why these simulated final losses would make the graded TernGrad runs unreliable, or "".
+
+    The grader fails 100 runs that all end with the same loss; if the most common final loss
+    has probability q, a correct submission fails so with probability at most q^99, so q must
+    stay well below 1 (A2_TERN_MODE on the simulation keeps q^99 below 1e-9). A final loss
+    under A2_TERN_FLOOR is rounding noise in a float32 run, whose log10 then differs from the
+    reference's; such runs would move the KS distance, so they must be rare.
+    """
+    ordered = np.sort(finals)
+    breaks = np.flatnonzero(np.diff(ordered) > 1e-9 * np.abs(ordered[1:]))
+    sizes = np.diff(np.concatenate([[0], breaks + 1, [ordered.size]]))
+    mode = sizes.max() / ordered.size
+    if mode > A2_TERN_MODE:
+        return (
+            f"{mode:.0%} of {ordered.size} seeded runs end with the same loss: the runs are "
+            "not random enough"
+        )
+    floor = np.mean(finals < A2_TERN_FLOOR)
+    if floor > A2_TERN_FLOOR_RUNS:
+        return (
+            f"{floor:.1%} of the seeded runs end below loss {A2_TERN_FLOOR:g}, where float32 "
+            "rounding decides log10 of the loss"
+        )
+    return ""
 
 
 # ---------------------------------------------------------------- A3: sparse optimization
@@ -217,33 +351,98 @@ def _other_fits(X: np.ndarray, y: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.any(single, axis=1) | np.any(np.where(is_truth, ~independent, fits), axis=1)
 
 
-def _selection_gaps(X: np.ndarray, y: np.ndarray, W_hist: np.ndarray, method: str) -> float:
-    """Smallest margin by which the step's selection (top 2 / trimmed 3) was decided."""
+def _selection_margins(
+    X: np.ndarray, y: np.ndarray, W_hist: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every step of a run: (v, basis, low, high), where v is the gradient step taken
+    from W_k, basis what the selection ranks (|v|, or |W_k| for "trimmed_w") and [low, high]
+    the two basis values either side of the selection's boundary (kept 2 vs the rest for
+    "prune"; the 3 trimmed vs the rest otherwise), so high - low is the step's margin."""
     W = W_hist[:-1]
     v = W - A3_SETTINGS["mu"] * 2.0 * ((W @ X.T - y) @ X)
-    if method == "prune":
-        ordered = -np.sort(-np.abs(v), axis=1)
-        k = A3_SETTINGS["k"]
-        return float(np.min(ordered[:, k - 1] - ordered[:, k]))
-    # W_0 = 0 ties every entry; the stable rule decides it in every variant alike.
-    basis = np.abs(v) if method == "trimmed" else np.abs(W[1:])
+    basis = np.abs(W) if method == "trimmed_w" else np.abs(v)
     ordered = np.sort(basis, axis=1)
-    n = A3_SETTINGS["n_trim"]
-    return float(np.min(ordered[:, n] - ordered[:, n - 1]))
+    # prune keeps the k largest: its boundary has d - k entries below it; trimmed has n_trim
+    below = X.shape[1] - A3_SETTINGS["k"] if method == "prune" else A3_SETTINGS["n_trim"]
+    return v, basis, ordered[:, below - 1], ordered[:, below]
+
+
+def _selection_gaps(X: np.ndarray, y: np.ndarray, W_hist: np.ndarray, method: str) -> float:
+    """Smallest margin by which the step's selection (top 2 / trimmed 3) was decided."""
+    _, _, low, high = _selection_margins(X, y, W_hist, method)
+    margin = high - low
+    # W_0 = 0 ties every entry by |W|; the stable rule decides it in every variant alike.
+    return float(np.min(margin[1:] if method == "trimmed_w" else margin))
+
+
+def _harmful_near_tie(X: np.ndarray, y: np.ndarray, W_hist: np.ndarray, method: str) -> int:
+    """The first step (-1 if none) of a selection by |v| that a float32 student could make
+    differently from the grader, for runs on data with 2 points (A3.6). A margin below
+    SELECTION_GAP is harmless when every contested entry of v is below SELECTION_NEGLIGIBLE
+    (any choice gives the same step within the grader's tolerance), or when it is an exact
+    tie of a mirror pair: columns a, b of X equal up to a sign s, with W_a = s W_b now and
+    either both 0 or so at every step before. The student then computes the same exact tie
+    (a sum of 2 terms does not depend on their order), the grader accepts either choice, and
+    the other choice leads to the mirror image of the same path.
+    """
+    v, basis, low, high = _selection_margins(X, y, W_hist, method)
+    W = W_hist[:-1]
+
+    def mirrored(k: int, a: int, b: int) -> bool:
+        return any(
+            np.array_equal(X[:, a], sign * X[:, b])
+            and W[k, a] == sign * W[k, b]
+            and (W[k, a] == 0 or np.array_equal(W[: k + 1, a], sign * W[: k + 1, b]))
+            for sign in (1, -1)
+        )
+
+    for k in np.flatnonzero(high - low < SELECTION_GAP):
+        near = (basis[k] >= low[k] - SELECTION_GAP) & (basis[k] <= high[k] + SELECTION_GAP)
+        contested = np.flatnonzero(near)
+        if np.all(np.abs(v[k, contested]) <= SELECTION_NEGLIGIBLE):
+            continue
+        if np.all(basis[k, contested] == high[k]) and all(
+            mirrored(k, a, b) for a, b in itertools.combinations(contested, 2)
+        ):
+            continue
+        return int(k)
+    return -1
 
 
 def _a3_problems(candidate: tuple[np.ndarray, np.ndarray]) -> list[str]:
-    """The lessons of A3 that the data (X, truth) fails to show, by simulation."""
+    """The first lesson of A3 that the data (X, truth) fails to show ([] if none). The rules,
+    in the order they are checked:
+
+    A3.2, A3.5  the 2-sparse solution is unique (exact integer algebra, `_other_fits`).
+    A3.2  projected GD reaches the truth (a 50-step screen, then the full 200 steps).
+    A3.6  in the extra-credit runs on the first A3_EXTRA_POINTS points (prune, and trimmed
+          L1 by |v| at t = A3_EXTRA_TRIMMED_T), no selection is a harmful near-tie
+          (`_harmful_near_tie`): those runs are graded step by step too.
+    A3.1  plain GD ends at a dense exact fit (loss below A3_GD_LOSS, every entry at least
+          A3_GD_NONZERO from 0).
+    A3.2, A3.5  prune and trimmed L1 (by |v| and by |W|, every t) end within A3_REACHED of
+          the truth, and every selection is decided by SELECTION_GAP (by |v|) or
+          SELECTION_GAP_W (by |W|, after the tie of W_0 = 0): a float32 student then makes
+          the grader's choice.
+    """
     X, truth = candidate
     y = X @ truth
     if _other_fits(X[None], y[None], truth[None])[0]:
-        return ["the 2-sparse solution is not unique"]
+        return ["A3.2: the 2-sparse solution is not unique"]
     mu, steps = A3_SETTINGS["mu"], A3_SETTINGS["steps"]
     # Screen: projected GD that has not found the true support after 50 steps almost never
     # finds it later; this short run saves most of the cost of rejected draws.
     W_hist, _ = train_sparse(X, y, "prune", mu=mu, steps=50)
     if not np.array_equal(W_hist[-1] != 0, truth != 0):
-        return ["prune has not found the true support after 50 steps"]
+        return ["A3.2: prune has not found the true support after 50 steps"]
+    few_X, few_y = X[:A3_EXTRA_POINTS], y[:A3_EXTRA_POINTS]
+    for method, t in (("prune", None), ("trimmed", A3_EXTRA_TRIMMED_T)):
+        W_hist, _ = train_sparse(few_X, few_y, method, mu=mu, steps=steps, threshold=t)
+        k = _harmful_near_tie(few_X, few_y, W_hist, method)
+        if k >= 0:
+            return [
+                f"A3.6: {method} (t={t}) on {A3_EXTRA_POINTS} points has a near-tie at step {k + 1}"
+            ]
     # The runs that fail most often go first: trimmed L1 by |W| at the largest threshold,
     # then pruning; plain GD (dense exact fit) comes after them.
     ts = A3_SETTINGS["trimmed_ts"]
@@ -251,14 +450,16 @@ def _a3_problems(candidate: tuple[np.ndarray, np.ndarray]) -> list[str]:
     runs += [(method, t) for t in ts[-2::-1] for method in ("trimmed_w", "trimmed")]
     for method, t in runs:
         W_hist, L_hist = train_sparse(X, y, method, mu=mu, steps=steps, threshold=t)
+        problem = "A3.1" if method == "gd" else "A3.2" if method == "prune" else "A3.5"
         if method == "gd":
             if L_hist[-1] >= A3_GD_LOSS or np.min(np.abs(W_hist[-1])) < A3_GD_NONZERO:
-                return ["plain GD does not end at a dense exact fit"]
+                return ["A3.1: plain GD does not end at a dense exact fit"]
             continue
         if np.linalg.norm(W_hist[-1] - truth) >= A3_REACHED:
-            return [f"{method} (t={t}) misses the sparse truth"]
-        if _selection_gaps(X, y, W_hist, method) < SELECTION_GAP:
-            return [f"{method} (t={t}) has a near-tie in its selection"]
+            return [f"{problem}: {method} (t={t}) misses the sparse truth"]
+        gap = SELECTION_GAP_W if method == "trimmed_w" else SELECTION_GAP
+        if _selection_gaps(X, y, W_hist, method) < gap:
+            return [f"{problem}: {method} (t={t}) has a near-tie in its selection"]
     return []
 
 
@@ -280,12 +481,23 @@ def _draw_a4(rng: np.random.Generator) -> np.ndarray:
 
 
 def _a4_problems(M: np.ndarray) -> list[str]:
-    v, _, _ = csc_encode(M, A4_SETTINGS["index_bits"])
+    """The lessons of A4.1 that the matrix fails to show. The rules: at least
+    A4_MIN_PLACEHOLDERS placeholders (runs of more than 2^b - 1 zeros before a nonzero, so
+    that leaving them out, or starting them one zero late, gives other arrays); an empty or
+    single-entry column; a column that ends in at least 2^b zeros (an empty one counts), so
+    that storing placeholders for trailing zeros gives other arrays. With at least 10
+    nonzeros in 8 columns some column holds two, so absolute row indices differ from z."""
+    bits = A4_SETTINGS["index_bits"]
+    v, _, _ = csc_encode(M, bits)
     problems = []
     if np.count_nonzero(v == 0) < A4_MIN_PLACEHOLDERS:
-        problems.append("too few placeholders")
+        problems.append("A4.1: too few placeholders")
     if np.min(np.count_nonzero(M, axis=0)) > 1:
-        problems.append("no empty or single-entry column")
+        problems.append("A4.1: no empty or single-entry column")
+    rows = np.arange(1, M.shape[0] + 1)[:, None]
+    last = np.max(np.where(M != 0, rows, 0), axis=0)  # 1 + row of the last nonzero, 0 if none
+    if np.max(M.shape[0] - last) < 2**bits:
+        problems.append(f"A4.1: no column ends in {2**bits} or more zeros")
     return problems
 
 
