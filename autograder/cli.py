@@ -178,8 +178,27 @@ def _cmd_manual(args: argparse.Namespace) -> int:
             if not args.out:
                 raise UsageError("manual export needs --out DIR")
             lines = manual.export_manual(
-                Path(args.gradebook), args.assignment, Path(args.out), args.force
+                Path(args.gradebook),
+                args.assignment,
+                Path(args.out),
+                args.force,
+                load_course(args.course),
             )
+        elif args.action == "serve":
+            from autograder.commands.serve import ServeError, serve
+
+            try:
+                serve(
+                    Path(args.gradebook),
+                    args.assignment,
+                    load_course(args.course),
+                    args.host,
+                    args.port,
+                    args.token,
+                )
+            except ServeError as exc:
+                raise UsageError(str(exc)) from exc
+            return 0
         else:
             if not args.csv:
                 raise UsageError("manual import needs the CSV of scores")
@@ -326,13 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("manual", help="hand-graded parts: pages to grade by question, scores in")
-    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("action", choices=["export", "import", "serve"])
     p.add_argument("csv", nargs="?", metavar="CSV", help="import: the filled-in scores CSV")
     p.add_argument("--gradebook", required=True, metavar="PATH")
     p.add_argument("--assignment", required=True)
     p.add_argument("--out", metavar="DIR", help="export: folder for the pages and the CSV")
     p.add_argument("--force", action="store_true", help="export: overwrite the scores CSV")
     p.add_argument("--course", help="course.toml: each student's own key, late policy")
+    p.add_argument("--host", default="127.0.0.1", help="serve: address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="serve: port (default 8765)")
+    p.add_argument(
+        "--token", help="serve: a secret every request must carry (needed off 127.0.0.1)"
+    )
     p.set_defaults(func=_cmd_manual)
 
     p = sub.add_parser("lab", help="run an assignment's experiments (effdl lab NAME --help)")

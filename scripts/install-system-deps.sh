@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project uses, where they are missing and apt-get can.
 #   bubblewrap: the grader's sandbox (bwrap).
-#   chromium: headless browser that renders the feedback and report pages in the tests.
+#   chromium and chromium-driver: the headless browser (and its WebDriver) that renders the
+#   feedback and report pages and drives the hand-grading web page in the tests.
 # Never fails the build: without these the grader falls back and says so, and the browser
 # test skips with the reason.
 set -u
 want=()
 command -v bwrap >/dev/null 2>&1 || want+=(bubblewrap)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || want+=(chromium-driver)
 [ ${#want[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

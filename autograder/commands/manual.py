@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder import plugin
 from autograder.cells import cell_text
 from autograder.course.settings import Course
 from autograder.gradebook import Gradebook
@@ -43,6 +44,7 @@ from autograder.grading.questions import (
 from autograder.grading.score import ManualScore
 from autograder.publishing.class_scores import lateness_of
 from autograder.publishing.files import write_atomic
+from autograder.publishing.markdown import to_html
 from autograder.publishing.pages import render
 from autograder.publishing.student import publish
 
@@ -164,7 +166,22 @@ def _slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-").lower() or "question"
 
 
-def export_manual(gradebook: Path, assignment: str, out: Path, force: bool = False) -> list[str]:
+def own_key(assignment: str, course: Course, student: str) -> str:
+    """The student's own answer key (their variant's, with the course's secret), as text."""
+    manifest = plugin.get(assignment)
+    key = manifest.answer_key(manifest.variant(course.secret, student))
+    if manifest.format_key is not None:
+        return manifest.format_key(key)
+    return json.dumps(key, indent=2, sort_keys=True)
+
+
+def export_manual(
+    gradebook: Path,
+    assignment: str,
+    out: Path,
+    force: bool = False,
+    course: Course | None = None,
+) -> list[str]:
     """Write the by-question pages and the scores CSV; return what was done, as lines."""
     try:
         qs = questions(assignment)
@@ -188,6 +205,8 @@ def export_manual(gradebook: Path, assignment: str, out: Path, force: bool = Fal
             continue
         nb, note = read_notebook(source, assignment, sid)
         per_student[sid] = (extract_answers(nb, keys) if nb else {}, note)
+    course = course or Course()
+    keys_of = {sid: own_key(assignment, course, sid) for sid in per_student}
     items = []
     for q in qs:
         rows = []
@@ -209,10 +228,15 @@ def export_manual(gradebook: Path, assignment: str, out: Path, force: bool = Fal
                     "images": images,
                     "notes": ([note] if note else []) + (answer.notes if answer else []),
                     "score": f"{score.points:g} / {score.max_points:g}" if score else "",
+                    "key": keys_of[sid],
+                    "answer_html": to_html(answer.text) if answer else "",
                 }
             )
         page = f"{_slug(q.key)}.html"
-        html = render("manual_question.html.j2", q=q, assignment=assignment, rows=rows)
+        criteria = to_html(q.criteria) if q.criteria else ""
+        html = render(
+            "manual_question.html.j2", q=q, assignment=assignment, rows=rows, criteria=criteria
+        )
         write_atomic(out / page, html)
         items.append((q, page, answered))
     index = render(

@@ -28,6 +28,10 @@ class GradebookError(ValueError):
     """A gradebook file that cannot be used, or a change it refuses."""
 
 
+class ScoreConflict(GradebookError):
+    """A hand-graded score changed since the grader saw it: saving would lose that change."""
+
+
 def now() -> str:
     """The current time, UTC, ISO 8601 with seconds."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -370,6 +374,50 @@ class Gradebook:
                     ),
                 )
         return added, changed, unchanged
+
+    def manual_score_version(self, assignment: str, student_id: str, question: str) -> int:
+        """The id of a question's current score row (0 when it has none): what a grader saw."""
+        row = self.conn.execute(
+            "SELECT id FROM manual_scores WHERE student_id = ? AND assignment = ? "
+            "AND question = ? AND is_current = 1",
+            (student_id, assignment, question),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_manual_score(self, assignment: str, score: ManualScore, seen: int, source: str) -> int:
+        """Store one hand-graded score in one transaction, if the question's current score is
+        still the one the grader saw (`seen`, from manual_score_version); else ScoreConflict,
+        and nothing changes. The previous score stays as history. Returns the new version."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, points, comment FROM manual_scores WHERE student_id = ? "
+                "AND assignment = ? AND question = ? AND is_current = 1",
+                (score.student_id, assignment, score.question),
+            ).fetchone()
+            current = int(row[0]) if row else 0
+            if current != seen:
+                raise ScoreConflict(
+                    f"{score.student_id} {score.question} was graded by someone else meanwhile"
+                    + (f" ({row[1]:g} points: {row[2]!r})" if row else "")
+                )
+            if row is not None:
+                conn.execute("UPDATE manual_scores SET is_current = 0 WHERE id = ?", (current,))
+            cursor = conn.execute(
+                "INSERT INTO manual_scores (student_id, assignment, question, points, "
+                "max_points, comment, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    score.student_id,
+                    assignment,
+                    score.question,
+                    score.points,
+                    score.max_points,
+                    score.comment,
+                    source,
+                    now(),
+                ),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def integrity(self) -> str:
         """SQLite's own integrity check ('ok' when the file is sound)."""
