@@ -212,6 +212,22 @@ def _cmd_manual(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_similarity(args: argparse.Namespace) -> int:
+    from autograder.commands.similarity import SimilarityError, write_similarity
+
+    try:
+        page = write_similarity(
+            Path(args.class_dir),
+            args.assignment,
+            Path(args.out),
+            Path(args.gradebook) if args.gradebook else None,
+        )
+    except (SimilarityError, *_class_errors()) as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"similarity report: {page}")
+    return 0
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from autograder import plugin
     from autograder.authoring.bundles import build_canonical, build_students
@@ -358,6 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", help="serve: a secret every request must carry (needed off 127.0.0.1)"
     )
     p.set_defaults(func=_cmd_manual)
+
+    p = sub.add_parser("similarity", help="pairs of submissions that share answer code, ranked")
+    p.add_argument("--class", dest="class_dir", required=True, metavar="DIR")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", required=True, metavar="DIR", help="writes DIR/similarity.html")
+    p.add_argument("--gradebook", metavar="PATH", help="also compare the wrong outputs")
+    p.set_defaults(func=_cmd_similarity)
 
     p = sub.add_parser("lab", help="run an assignment's experiments (effdl lab NAME --help)")
     labs = p.add_subparsers(dest="lab", metavar="ASSIGNMENT")

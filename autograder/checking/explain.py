@@ -61,3 +61,18 @@ def _last_frame(tb: str) -> str:
     frames = [line.strip() for line in tb.splitlines() if line.strip().startswith("File ")]
     student = [f for f in frames if "/harness/" not in f and "/fixtures/" not in f]
     return student[-1] if student else ""
+
+
+NO_OUTPUT_PHRASES = (
+    "is not defined in your submission",
+    "is not implemented yet",
+    "did not return within its time budget",
+    "` crashed: ",
+    "` was not called: ",
+)
+
+
+def gave_no_output(message: str) -> bool:
+    """Whether a check message is about a call that returned nothing (not implemented,
+    missing, crashed, timed out): no output of the student's to compare with anyone's."""
+    return any(phrase in message for phrase in NO_OUTPUT_PHRASES)
