@@ -65,8 +65,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     if args.class_dir is not None:
         return _cmd_grade_class(args)
-    if args.gradebook or args.workers is not None or args.regrade or args.times:
-        raise UsageError("--gradebook, --workers, --regrade and --times go with --class DIR")
+    if args.gradebook or args.workers is not None or args.regrade or args.times or args.roster:
+        raise UsageError(
+            "--gradebook, --workers, --regrade, --times and --roster go with --class DIR"
+        )
     if not args.paths:
         raise UsageError("give the submissions to grade: PATH... or --class DIR")
     if args.student and len(args.paths) != 1:
@@ -107,6 +109,28 @@ def _class_errors() -> tuple[type[Exception], ...]:
     )
 
 
+def _store_roster(roster: Path, gradebook: Path, class_dir: Path) -> None:
+    """Keep the roster's names and emails in the gradebook; say who has no submission."""
+    from autograder.commands.batch import discover
+    from autograder.course.students import RosterError, read_people
+    from autograder.gradebook import Gradebook
+
+    try:
+        people = read_people(roster)
+        entries, _ = discover(class_dir)
+    except (RosterError, *_class_errors()) as exc:
+        raise UsageError(str(exc)) from exc
+    with Gradebook.open(gradebook) as book:
+        added, updated = book.set_people(people)
+    print(f"roster: {len(people)} students ({added} new, {updated} updated) in {gradebook}")
+    ids = {p.student_id for p in people}
+    submitted = {e.student_id for e in entries}
+    if ids - submitted:
+        print(f"warning: no submission from {', '.join(sorted(ids - submitted)[:20])}")
+    if submitted - ids:
+        print(f"warning: not on the roster: {', '.join(sorted(submitted - ids)[:20])}")
+
+
 def _cmd_grade_class(args: argparse.Namespace) -> int:
     from autograder.commands.batch import format_summary, grade_class
 
@@ -114,6 +138,8 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
         raise UsageError("give either PATH... (with --student) or --class DIR, not both")
     if not args.gradebook:
         raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
+    if args.roster:
+        _store_roster(Path(args.roster), Path(args.gradebook), Path(args.class_dir))
     try:
         summary = grade_class(
             Path(args.class_dir),
@@ -340,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="with --class: parallel workers (default 1)")
     p.add_argument("--regrade", action="store_true", help="with --class: grade unchanged ones too")
     p.add_argument("--times", metavar="CSV", help="with --class: student_id,submitted_at CSV")
+    p.add_argument(
+        "--roster", metavar="CSV", help="with --class: student_id,name,email CSV for the LMS"
+    )
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("report", help="HTML class report of a graded assignment")

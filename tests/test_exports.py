@@ -113,7 +113,7 @@ def test_cli_export_writes_new_files_only(tmp_path_factory, tmp_path: Path) -> N
     forced = subprocess.run([*cmd, "--force"], capture_output=True, text=True, cwd=ROOT)
     assert forced.returncode == 0 and out.read_text().startswith("student_id,")
     to_stdout = subprocess.run(cmd[:-2], capture_output=True, text=True, cwd=ROOT)
-    assert to_stdout.stdout.startswith("student_id,status,")
+    assert to_stdout.stdout.startswith("student_id,name,email,status,")
 
 
 def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> None:
@@ -177,3 +177,35 @@ def test_gradescope_student_id_fields() -> None:
     assert gradescope.gradescope_student({"users": [{"sid": "bad id!"}]}, ["sid"]) == (
         "gradescope-student"
     )
+
+
+def test_the_roster_names_students_in_the_lms_exports(tmp_path: Path) -> None:
+    from classkit import solution_folder
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    solution_folder(class_dir / "ann")
+    solution_folder(class_dir / "zed")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,first_name,last_name,email\nann,Ann,Lee,ann@x.edu\nbo,Bo,Ng,\n")
+    gradebook = tmp_path / "gb.sqlite"
+    cmd = [sys.executable, "-m", "autograder.cli", "grade", "--class", str(class_dir)]
+    cmd += ["--assignment", ASSIGNMENT, "--gradebook", str(gradebook)]
+    cmd += ["--out", str(tmp_path / "graded")]
+    proc = subprocess.run([*cmd, "--roster", str(roster)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "no submission from bo" in proc.stdout and "not on the roster: zed" in proc.stdout
+    canvas = _rows(exports.export_csv(gradebook, ASSIGNMENT, "canvas"))
+    ann = next(r for r in canvas if r["SIS User ID"] == "ann")
+    assert ann["Student"] == "Ann Lee" and ann["SIS Login ID"] == "ann@x.edu"
+    assert next(r for r in canvas if r["SIS User ID"] == "zed")["Student"] == "zed"
+    sakai = _rows(exports.export_csv(gradebook, ASSIGNMENT, "sakai"))
+    assert {r["Student ID"]: r["Student Name"] for r in sakai} == {"ann": "Ann Lee", "zed": "zed"}
+    plain = {r["student_id"]: r for r in _rows(exports.export_csv(gradebook, ASSIGNMENT))}
+    assert (plain["ann"]["name"], plain["ann"]["email"]) == ("Ann Lee", "ann@x.edu")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("student_id,email\nann,not-an-address\n")
+    proc = subprocess.run(
+        [*cmd[:-4], "--roster", str(bad)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 2 and "not an email address" in proc.stderr

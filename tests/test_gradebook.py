@@ -11,6 +11,7 @@ import pytest
 
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.gradebook import store as gradebook
+from autograder.gradebook.schema import MIGRATIONS
 from autograder.grading.result import NOT_GRADED, CheckResult, GradeResult
 from autograder.grading.score import ManualScore, score_of
 
@@ -109,13 +110,13 @@ def test_migrations_run_in_order_on_an_older_gradebook(tmp_path: Path, monkeypat
     path = tmp_path / "gb.sqlite"
     with Gradebook.open(path) as book:
         _store(book, _result())
-    extra = ("a later change", ["ALTER TABLE students ADD COLUMN name TEXT"])
+    extra = ("a later change", ["ALTER TABLE students ADD COLUMN nickname TEXT"])
     monkeypatch.setattr(gradebook, "MIGRATIONS", [*gradebook.MIGRATIONS, extra])
     monkeypatch.setattr(gradebook, "SCHEMA_VERSION", len(gradebook.MIGRATIONS) + 1)
     with Gradebook.open(path, create=False) as book:
         assert book.schema_version == gradebook.SCHEMA_VERSION
         columns = [r[1] for r in book.conn.execute("PRAGMA table_info(students)")]
-        assert "name" in columns
+        assert "nickname" in columns
         assert len(book.current("distributed-sparse")) == 1  # the data survived
 
 
@@ -128,7 +129,7 @@ def test_a_failed_migration_leaves_the_old_schema(tmp_path: Path, monkeypatch) -
     with pytest.raises(sqlite3.OperationalError):
         Gradebook.open(path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert "a" not in [r[1] for r in conn.execute("PRAGMA table_info(students)")]
 
 
@@ -200,3 +201,22 @@ def test_manual_scores_supersede_and_keep_history(tmp_path: Path) -> None:
             "SELECT points, is_current FROM manual_scores WHERE question = 'A1' ORDER BY id"
         ).fetchall()
         assert [tuple(r) for r in all_rows] == [(8.0, 0), (9.0, 1)]
+
+
+def test_a_first_version_gradebook_gains_the_roster_columns_and_keeps_its_data(tmp_path) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0][1]:  # a gradebook made by the first schema
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {gradebook.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO students VALUES ('ann', '2026-11-01T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
+    with Gradebook.open(path) as book:
+        assert book.schema_version == len(MIGRATIONS) >= 2
+        assert book.people()["ann"].name == ""
+        from autograder.course.students import Student
+
+        assert book.set_people([Student("ann", "Ann Lee", "ann@x.edu"), Student("bo")]) == (1, 1)
+        assert book.people()["ann"] == Student("ann", "Ann Lee", "ann@x.edu")

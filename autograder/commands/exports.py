@@ -82,7 +82,8 @@ def export_csv(
         writer.writerow(["Points Possible", "", "", "", "", _fmt(maximum)])
         for s in students:
             total = _fmt(s.score.total) if s.result.graded else ""
-            writer.writerow([s.student_id, "", s.student_id, "", "", total])
+            name = s.person.name or s.student_id
+            writer.writerow([name, "", s.student_id, s.person.email, "", total])
     else:
         column = _lms_title(assignment, title)
         writer.writerow(
@@ -93,7 +94,7 @@ def export_csv(
             comment = _note(s)
             if s.lateness.late and s.result.graded:
                 comment = f"late {s.lateness.days_late} day(s): {s.lateness.reason}"
-            writer.writerow([s.student_id, s.student_id, total, comment])
+            writer.writerow([s.student_id, s.person.name or s.student_id, total, comment])
     return buffer.getvalue()
 
 
@@ -108,6 +109,8 @@ def _plain(writer: Any, students: list[StudentScore], maximum: float) -> None:
     writer.writerow(
         [
             "student_id",
+            "name",
+            "email",
             "status",
             "submitted_at",
             "time_source",
@@ -130,6 +133,8 @@ def _plain(writer: Any, students: list[StudentScore], maximum: float) -> None:
         writer.writerow(
             [
                 s.student_id,
+                s.person.name,
+                s.person.email,
                 s.row.status,
                 s.row.submitted_at or "",
                 s.row.submitted_source or "",

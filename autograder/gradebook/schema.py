@@ -1,7 +1,7 @@
 """The gradebook's schema: its tables, and the migrations that create and update them.
 
 Tables (schema version in `PRAGMA user_version`):
-  students       one row per student id seen
+  students       one row per student id seen, with the roster's name and email
   submissions    one row per grading of a submission: content hash, check version, submitted
                  time and its source, late flag, automatic score, timings, the full result as
                  JSON (GradeResult.to_dict, so that pages can be rendered again), and
@@ -95,6 +95,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 failed INTEGER NOT NULL DEFAULT 0,
                 regrade INTEGER NOT NULL DEFAULT 0
             )""",
+        ],
+    ),
+    (
+        "students' names and emails, from the roster",
+        [
+            "ALTER TABLE students ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE students ADD COLUMN email TEXT NOT NULL DEFAULT ''",
         ],
     ),
 ]

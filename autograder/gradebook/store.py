@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.course.students import Student
 from autograder.gradebook.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from autograder.grading.result import GradeResult
 from autograder.grading.score import ManualScore, score_of
@@ -374,6 +375,34 @@ class Gradebook:
                     ),
                 )
         return added, changed, unchanged
+
+    def set_people(self, people: list[Student]) -> tuple[int, int]:
+        """Store the roster's names and emails in one transaction: (added, updated)."""
+        added = updated = 0
+        with self.transaction() as conn:
+            for person in people:
+                old = conn.execute(
+                    "SELECT name, email FROM students WHERE student_id = ?", (person.student_id,)
+                ).fetchone()
+                if old is None:
+                    conn.execute(
+                        "INSERT INTO students (student_id, added_at, name, email) "
+                        "VALUES (?, ?, ?, ?)",
+                        (person.student_id, now(), person.name, person.email),
+                    )
+                    added += 1
+                elif (old[0], old[1]) != (person.name, person.email):
+                    conn.execute(
+                        "UPDATE students SET name = ?, email = ? WHERE student_id = ?",
+                        (person.name, person.email, person.student_id),
+                    )
+                    updated += 1
+        return added, updated
+
+    def people(self) -> dict[str, Student]:
+        """Every student with the roster's name and email ('' where the roster had none)."""
+        rows = self.conn.execute("SELECT student_id, name, email FROM students").fetchall()
+        return {r[0]: Student(r[0], r[1] or "", r[2] or "") for r in rows}
 
     def manual_score_version(self, assignment: str, student_id: str, question: str) -> int:
         """The id of a question's current score row (0 when it has none): what a grader saw."""

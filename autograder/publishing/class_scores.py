@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from autograder.course import late
 from autograder.course.settings import Course
+from autograder.course.students import Student
 from autograder.gradebook import Gradebook, GradebookError, SubmissionRow
 from autograder.grading.questions import Question
 from autograder.grading.result import GradeResult
@@ -23,6 +24,7 @@ class StudentScore:
     manual: list[ManualScore]
     lateness: late.Lateness
     score: Score
+    person: Student
 
     @property
     def student_id(self) -> str:
@@ -46,14 +48,17 @@ def lateness_of(course: Course, row: SubmissionRow) -> late.Lateness:
 
 
 def student_score(
-    book: Gradebook, row: SubmissionRow, course: Course, questions: tuple[Question, ...]
+    book: Gradebook,
+    row: SubmissionRow,
+    course: Course,
+    questions: tuple[Question, ...],
+    person: Student | None = None,
 ) -> StudentScore:
     result = book.result(row.id)
     manual = book.manual_scores_of(row.assignment, row.student_id)
     standing = lateness_of(course, row)
-    return StudentScore(
-        row, result, manual, standing, score_of(result, manual, questions, standing)
-    )
+    score = score_of(result, manual, questions, standing)
+    return StudentScore(row, result, manual, standing, score, person or Student(row.student_id))
 
 
 def class_scores(book: Gradebook, assignment: str, course: Course) -> list[StudentScore]:
@@ -62,4 +67,8 @@ def class_scores(book: Gradebook, assignment: str, course: Course) -> list[Stude
     if not current:
         raise GradebookError(f"{book.path} has no submissions of {assignment}")
     questions = hand_graded_questions(assignment)
-    return [student_score(book, row, course, questions) for _, row in sorted(current.items())]
+    people = book.people()
+    return [
+        student_score(book, row, course, questions, people.get(sid))
+        for sid, row in sorted(current.items())
+    ]
