@@ -205,7 +205,5 @@ def test_the_roster_names_students_in_the_lms_exports(tmp_path: Path) -> None:
     assert (plain["ann"]["name"], plain["ann"]["email"]) == ("Ann Lee", "ann@x.edu")
     bad = tmp_path / "bad.csv"
     bad.write_text("student_id,email\nann,not-an-address\n")
-    proc = subprocess.run(
-        [*cmd[:-4], "--roster", str(bad)], capture_output=True, text=True, cwd=ROOT
-    )
+    proc = subprocess.run([*cmd, "--roster", str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "not an email address" in proc.stderr
