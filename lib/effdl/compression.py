@@ -445,3 +445,42 @@ def train_workers(
         "distance": np.array(distance),
         "bytes_per_step": message_bytes(method, dim, ratio, s),
     }
+
+
+# ---------------------------------------------------------------- the top-k DDP hook, in numpy
+def simulate_topk_hook(grads: np.ndarray, ratio: float, error_feedback: bool = True) -> dict:
+    """What `effdl.ddp_hooks.topk_hook` returns, in numpy (float32, as the hook computes).
+
+    grads: (steps, world_size, n), rank r's bucket gradient at each step (one bucket).
+    Returns {"averaged": (steps, n) the gradient every rank gets at each step, "bytes":
+    (steps, world_size) each rank's payload per step (8 k), "cut_gap": the smallest
+    difference between the k-th and (k+1)-th largest |p| over ranks and steps (near 0 means
+    a tie, which torch.topk may resolve otherwise than the lower index used here)}.
+    """
+    G = np.asarray(grads, dtype=np.float32)
+    if G.ndim != 3:
+        raise ValueError(f"grads must have shape (steps, world_size, n), got {G.shape}")
+    steps, world, n = G.shape
+    k = topk_count(n, ratio)
+    e = np.zeros((world, n), dtype=np.float32)
+    averaged = np.zeros((steps, n), dtype=np.float32)
+    gap = math.inf
+    for t in range(steps):
+        total = np.zeros(n, dtype=np.float32)
+        for r in range(world):
+            p = G[t, r] + e[r] if error_feedback else G[t, r].copy()
+            idx = np.argsort(-np.abs(p), kind="stable")[:k]
+            if k < n:
+                ordered = np.sort(np.abs(p.astype(np.float64)))[::-1]
+                gap = min(gap, float(ordered[k - 1] - ordered[k]))
+            sent = np.zeros(n, dtype=np.float32)
+            sent[idx] = p[idx]
+            if error_feedback:
+                e[r] = p - sent
+            total += sent
+        averaged[t] = total / np.float32(world)
+    return {
+        "averaged": averaged,
+        "bytes": np.full((steps, world), topk_bytes(k), dtype=np.int64),
+        "cut_gap": gap,
+    }
