@@ -403,10 +403,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rank, world, hooks, args.epochs, args.batch_size, args.lr, args.momentum,
                 args.ratio, 128, args.seed, args.out,
             )  # fmt: skip
+            dist.barrier()
         finally:
             dist.destroy_process_group()
-        if rank != 0:
-            return 0
+        if rank == 0:
+            _print_results(results)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # see _local_entry: skip torch's teardown at interpreter exit
     else:
         # The module's own name (not __main__), so that spawned processes find the function.
         from effdl.train.ddp import run_digits_ddp as run
@@ -417,12 +421,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         if args.out:
             Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    _print_results(results)
+    return 0
+
+
+def _print_results(results: list[dict]) -> None:
     for r in results:
         print(
             f"{r['hook']:<10} K={r['world_size']} bytes/step {r['bytes_per_step']:>9.0f} "
             f"test acc {100 * r['test_acc']:.2f}% wall {r['wall_s']:.1f} s"
         )
-    return 0
 
 
 if __name__ == "__main__":
