@@ -67,8 +67,8 @@ class HookState:
     process_group: the group to communicate in (None: the default group);
     ratio: top-k keeps ceil(ratio * n) entries of each bucket;
     error_feedback: top-k adds the residual it dropped to the next gradient;
-    residuals: per-parameter residuals (key: position of the parameter in the model), so
-      they survive DDP rebuilding its buckets after the first step;
+    residuals: one residual per parameter (key: id() of the parameter tensor, shaped flat),
+      so they survive DDP regrouping parameters into new buckets after the first step;
     generator: torch.Generator for TernGrad's draws (seed it differently on each rank);
     inner: a torch hook's own state (PowerSGDState) for `powersgd_counted_hook`;
     bytes_sent: total payload this rank has sent, in bytes; calls: buckets handled.
