@@ -154,7 +154,24 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
     print(format_summary(summary, Path(args.gradebook), Path(args.out)))
+    for warning in _class_warnings(Path(args.gradebook), args.assignment, args.course):
+        print(f"class warning: {warning}")
     return 0
+
+
+def _class_warnings(gradebook: Path, assignment: str, course_path: str | None) -> list[str]:
+    """What the whole class's current grades say about the grading (class_warnings)."""
+    from autograder.course.settings import load_course
+    from autograder.gradebook import Gradebook, GradebookError
+    from autograder.publishing.class_scores import class_scores
+    from autograder.publishing.class_warnings import class_warnings
+
+    try:
+        with Gradebook.open(gradebook, create=False) as book:
+            students = class_scores(book, assignment, load_course(course_path))
+    except GradebookError:
+        return []
+    return class_warnings([s.result for s in students])
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from autograder import plugin
 from autograder.course.settings import Course, load_course
 from autograder.gradebook import Gradebook, now
 from autograder.publishing.class_scores import StudentScore, class_scores
+from autograder.publishing.class_warnings import class_warnings
 from autograder.publishing.files import write_atomic
 from autograder.publishing.pages import render
 
@@ -192,6 +193,7 @@ def build_report(book: Gradebook, assignment: str, course: Course | None = None)
         regraded=sum(1 for r in book.history(assignment) if not r.is_current),
         plots=plots,
         totals={s.student_id: s.score.total for s in students},
+        warnings=class_warnings([s.result for s in students]),
     )
 
 
