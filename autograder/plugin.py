@@ -69,6 +69,7 @@ class Manifest:
     selftest_seconds: float = 4.0
     selftest_repeats: float = 1.0
     lab: Lab | None = None
+    requirements: tuple[str, ...] = ()  # pyproject packages its checks and sandbox need
     package: str = ""  # filled in by the registry: autograder.plugins.<package>
 
     @property

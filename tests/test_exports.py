@@ -137,6 +137,11 @@ def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> N
     assert not any(n.startswith("autograder/plugins/prune_quantize/") for n in names)
     assert not any(n.startswith("solutions/") or "__pycache__" in n for n in names)
     assert "a secret of enough length" in (root / "source" / "course.toml").read_text()
+    wanted = (root / "source" / "requirements.txt").read_text().split()
+    assert any(r.startswith("numpy") for r in wanted) and any(
+        r.startswith("jinja2") for r in wanted
+    )
+    assert not any(r.startswith(("torch", "scikit-learn", "flask")) for r in wanted), wanted
     for path in (root / "source").rglob("*"):  # zipfile drops the modes: set them as unzip does
         if path.is_file():
             path.chmod(modes[path.relative_to(root / "source").as_posix()] & 0o777)

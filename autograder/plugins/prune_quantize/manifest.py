@@ -52,6 +52,7 @@ MANIFEST = Manifest(
     template_globals=_template_globals,
     selftest_seconds=8.0,
     selftest_repeats=0.25,
+    requirements=("torch", "tqdm"),
     lab=Lab(
         help="the pruning and quantization experiments of B3-B4",
         arguments=_lab_arguments,
