@@ -360,20 +360,7 @@ class Gradebook:
                     changed += 1
                 else:
                     added += 1
-                conn.execute(
-                    "INSERT INTO manual_scores (student_id, assignment, question, points, "
-                    "max_points, comment, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        score.student_id,
-                        assignment,
-                        score.question,
-                        score.points,
-                        score.max_points,
-                        score.comment,
-                        source,
-                        stamp,
-                    ),
-                )
+                _insert_manual(conn, assignment, score, source, stamp)
         return added, changed, unchanged
 
     def set_people(self, people: list[Student]) -> tuple[int, int]:
@@ -431,23 +418,30 @@ class Gradebook:
                 )
             if row is not None:
                 conn.execute("UPDATE manual_scores SET is_current = 0 WHERE id = ?", (current,))
-            cursor = conn.execute(
-                "INSERT INTO manual_scores (student_id, assignment, question, points, "
-                "max_points, comment, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    score.student_id,
-                    assignment,
-                    score.question,
-                    score.points,
-                    score.max_points,
-                    score.comment,
-                    source,
-                    now(),
-                ),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            return _insert_manual(conn, assignment, score, source, now())
 
     def integrity(self) -> str:
         """SQLite's own integrity check ('ok' when the file is sound)."""
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _insert_manual(
+    conn: sqlite3.Connection, assignment: str, score: ManualScore, source: str, stamp: str
+) -> int:
+    """Insert one current hand-graded score row (the caller retired the previous one)."""
+    cursor = conn.execute(
+        "INSERT INTO manual_scores (student_id, assignment, question, points, "
+        "max_points, comment, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            score.student_id,
+            assignment,
+            score.question,
+            score.points,
+            score.max_points,
+            score.comment,
+            source,
+            stamp,
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
