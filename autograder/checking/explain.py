@@ -26,6 +26,13 @@ def explain_result(func: str, result: CallResult) -> str:
         )
     if status == "timeout":
         return f"`{func}` did not return within its time budget: an infinite loop, or far too slow."
+    if status == "crashed" and error.startswith("its result could not be read"):
+        why = error.partition(":")[2].strip()
+        return (
+            f"`{func}` returned a value the grader cannot read ({why}): return numbers, "
+            "strings, bools, lists, tuples, numpy arrays or tensors, and dicts whose keys are "
+            "Python strings or numbers (not numpy scalars)."
+        )
     if status == "crashed":
         return f"calling `{func}` crashed: {error}."
     return f"`{func}` was not called: {error}."

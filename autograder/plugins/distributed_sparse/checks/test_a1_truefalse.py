@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autograder.checking.returns import Answers
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Sub
 from autograder.checking.truefalse import score_true_false
@@ -9,7 +10,7 @@ from effdl.truefalse import tf_answers
 
 
 def tf_calls(variant: dict) -> list[Call]:
-    return [Call("a1.tf", "TF_ANSWERS", mode="value")]
+    return [Call("a1.tf", "TF_ANSWERS", mode="value", returns=Answers())]
 
 
 @check(
@@ -22,4 +23,5 @@ def tf_calls(variant: dict) -> list[Call]:
 )
 def test_true_false(sub: Sub) -> None:
     (answers,) = sub.cases()
-    score_true_false(answers.value, tf_answers("distributed-sparse"))
+    reveal = sub.meta.get("true_false_feedback", "count")
+    score_true_false(answers.value, tf_answers("distributed-sparse"), reveal)
