@@ -45,14 +45,18 @@ ERROR_HINTS = (
         "code written for an old NumPy: np.float, np.int, np.bool, np.object, np.asscalar "
         "and friends were removed in NumPy 1.24; use float, int, bool, object, .item().",
     ),
+)
+# What an error means, where it names no single cause (said as what happened, not why).
+ERROR_NOTES = (
     (
         ("inhomogeneous shape",),
-        "rows of different shapes: usually a (d,) and a (d, 1) or (n, 1) array were "
-        "broadcast together, turning a vector into a matrix.",
+        "an array was built from rows of different shapes (a (d,) and a (d, 1) or (n, 1) "
+        "array broadcast together give such rows).",
     ),
     (
         ("operands could not be broadcast",),
-        "arrays of shapes that do not fit: check (d,) against (d, 1) vectors.",
+        "two arrays in one operation have shapes that do not fit together (compare (d,) and "
+        "(d, 1) vectors).",
     ),
 )
 
@@ -61,6 +65,9 @@ def _error_hint(error: str) -> str:
     for needles, hint in ERROR_HINTS:
         if all(n in error for n in needles):
             return f"\n  Likely cause: {hint}"
+    for needles, note in ERROR_NOTES:
+        if all(n in error for n in needles):
+            return f"\n  Note: {note}"
     return ""
 
 

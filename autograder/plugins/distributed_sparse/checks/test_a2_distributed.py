@@ -499,34 +499,18 @@ def _bit_tests(bits: np.ndarray, p: np.ndarray) -> list[tuple[str, int, int, flo
         for offset in (0, 1):
             m = (n - offset) // 2
             a, b = bits[offset : offset + 2 * m : 2, j], bits[offset + 1 : offset + 2 * m : 2, j]
-            pairs = f"draws {offset}+2t and {offset + 1}+2t"
-            tests.append(
-                ("draws", int((a & b).sum()), m, p[j] ** 2, f"entry [{j}] was kept in both {pairs}")
-            )
-            tests.append(
-                (
-                    "draws",
-                    int((~a & ~b).sum()),
-                    m,
-                    (1 - p[j]) ** 2,
-                    f"entry [{j}] was dropped in both {pairs}",
-                )
-            )
+            pairs = f"of the pairs of consecutive draws ({offset} and {offset + 1}, ...)"
+            for kept, count, prob in ((True, a & b, p[j] ** 2), (False, ~a & ~b, (1 - p[j]) ** 2)):
+                what = f"entry [{j}] was {'kept' if kept else 'dropped'} in both {pairs}"
+                tests.append(("draws", int(count.sum()), m, float(prob), what))
     for j, k in itertools.combinations(random, 2):
         a, b = bits[:, j], bits[:, k]
-        both, neither = float(p[j] * p[k]), float((1 - p[j]) * (1 - p[k]))
-        tests.append(
-            ("entries", int((a & b).sum()), n, both, f"entries [{j}] and [{k}] were both kept")
-        )
-        tests.append(
-            (
-                "entries",
-                int((~a & ~b).sum()),
-                n,
-                neither,
-                f"entries [{j}] and [{k}] were both dropped",
-            )
-        )
+        for kept, count, prob in (
+            (True, a & b, p[j] * p[k]),
+            (False, ~a & ~b, (1 - p[j]) * (1 - p[k])),
+        ):
+            what = f"entries [{j}] and [{k}] were both {'kept' if kept else 'dropped'} in a draw"
+            tests.append(("entries", int(count.sum()), n, float(prob), what))
     return tests
 
 
@@ -551,9 +535,9 @@ def _tern_law_failures(samples: np.ndarray, g: np.ndarray, s: float, label: str,
     for _, count, trials, prob, what in (freq or bad)[:3]:
         lo, hi = binomial_interval(trials, prob, share)
         lines.append(
-            f"{label}: {what} {count} times in {trials}; with probability {prob:.4g} each, "
-            f"a correct implementation gives {lo} to {hi} (false-fail probability < "
-            f"{delta:g} for the whole check)."
+            f"  {what}: {count} times in {trials}; with probability {prob:.4g} each time, a "
+            f"correct implementation gives {lo} to {hi} (binomial Chernoff bound; the whole "
+            f"check fails a correct one with probability < {FALSE_FAIL:g})."
         )
     if freq:
         counts = bits.sum(axis=0)
@@ -651,8 +635,19 @@ def test_terngrad(sub: Sub) -> None:
         if found:
             raise CheckFailure("\n".join(found))
 
-    parts = [(law, sub.case("a2.tern.own_s")), (law, sub.case("a2.tern.given_s")), (state, None)]
-    credit_parts(parts, lambda part: part[0](part[1]), separator="\n")
+    # Drawing from the generator earns nothing by itself (wrong rules can do it too): a
+    # submission whose draws ignore it fails the whole check, whatever its laws.
+    try:
+        state(None)
+    except CheckFailure as failure:
+        laws = []
+        for case in (sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")):
+            try:
+                law(case)
+            except CheckFailure as other:
+                laws.append(str(other))
+        raise CheckFailure("\n".join([str(failure), *laws])) from None
+    credit_parts([sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")], law, separator="\n")
 
 
 @functools.cache
@@ -672,14 +667,16 @@ def _tern_steps_ok(W_hist, X, y, lr, scaler, clip, law: str = "correct") -> np.n
     float32 run may see it a hair under T, with probability a hair under 1.
 
     `law` names a mistake instead, to test whether it explains the steps: "global_scaler"
-    (one s = max |g| over all workers), "unclipped" (clip ignored), "summed" (no averaging).
+    (one s = max |g| over all workers), "scaler_ignored" (each worker's own max |g| instead of
+    the given s), "unclipped" (clip ignored), "summed" (no averaging), "inverted" (kept with
+    probability 1 - p, so an entry of probability 1 is never kept).
     """
     n = X.shape[0]
     W, W_next = W_hist[..., :-1, :], W_hist[..., 1:, :]
     use_clip = None if law == "unclipped" else clip
     raw = _worker_grads(W, X, y)  # (..., K, n, d)
     G = raw if use_clip is None else ref.clip_gradient(raw.ravel(), use_clip).reshape(raw.shape)
-    if scaler is not None:
+    if scaler is not None and law != "scaler_ignored":
         s = np.full(G.shape[:-1], float(scaler))
     elif law == "global_scaler":
         s = np.broadcast_to(np.abs(G).max(axis=(-2, -1))[..., None], G.shape[:-1])
@@ -691,6 +688,8 @@ def _tern_steps_ok(W_hist, X, y, lr, scaler, clip, law: str = "correct") -> np.n
         sure &= ~(np.abs(np.abs(raw) - use_clip) <= F32_MARGIN * use_clip)
     kept = np.where(sure, full, 0.0).sum(axis=-2)  # (..., K, d)
     maybe = np.where(sure, 0.0, full)  # (..., K, n, d)
+    if law == "inverted":  # kept with probability 1 - p: the sure entries are never kept
+        kept = np.zeros_like(kept)
     totals = kept[..., None, :] + np.einsum("cn,...nd->...cd", _combos(n), maybe)
     scale = lr if law == "summed" else lr / n
     steps = W[..., None, :] - scale * totals  # (..., K, 2^n, d)
@@ -707,8 +706,17 @@ TERN_MISTAKES = (
         "one scaler for all workers (the largest |g| over every worker); each worker "
         "ternarizes its own gradient with its own s = max |g_i|.",
     ),
+    (
+        "scaler_ignored",
+        "the given scaler was ignored: each worker used its own max |g| instead of s = T.",
+    ),
     ("unclipped", "the gradients were not clipped into [-T, T] before TernGrad."),
     ("summed", "the ternary gradients were summed instead of averaged."),
+    (
+        "inverted",
+        "the Bernoulli is inverted: entries whose keep-probability is 1 were dropped "
+        "(kept with probability 1 - |g_j|/s).",
+    ),
 )
 
 
@@ -724,7 +732,7 @@ def _tern_step_failure(histories, X, y, lr, scaler, clip, ok, label) -> str:
         "entry whose probability |g_j|/s is 1; the server averages the ternary vectors."
     ]
     for law, cause in TERN_MISTAKES:
-        if law == "unclipped" and clip is None:
+        if (law == "unclipped" and clip is None) or (law == "scaler_ignored" and scaler is None):
             continue
         with np.errstate(all="ignore"):
             wrong = _tern_steps_ok(histories, X, y, lr, scaler, clip, law)
@@ -937,10 +945,13 @@ def test_train_tern_clip(sub: Sub) -> None:
     T = float(case.kwargs["clip"])
     label = f"train_distributed(clip={T:g}, ternary=True, scaler={T:g})"
     result = case.result
+    X, y, _ = _data(sub.variant)
+    unclipped_p = np.abs(_worker_grads(np.zeros(X.shape[1]), X, y)).max() / T  # at W_0 = 0
     if (
         result.status == "error"
         and "ValueError" in result.error
         and _probability_error(result.error)
+        and unclipped_p > 1
     ):
         raise CheckFailure(
             f"{label} raised {result.error}\n"
@@ -953,6 +964,6 @@ def test_train_tern_clip(sub: Sub) -> None:
 
 
 def _probability_error(error: str) -> bool:
-    """Whether numpy's error says a probability lies outside [0, 1] (what an unclipped
-    gradient with s = T gives to rng.binomial or rng.choice)."""
-    return any(w in error for w in ("p > 1", "p < 0", "probabilit", "p is nan", "0 <= p <= 1"))
+    """Whether numpy's error says a probability exceeds 1 (what an unclipped gradient with
+    s = T gives rng.binomial); the check also confirms that some |g_j| / T at W_0 is above 1."""
+    return any(w in error for w in ("p > 1", "probabilit", "0 <= p <= 1"))

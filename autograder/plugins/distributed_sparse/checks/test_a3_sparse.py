@@ -383,7 +383,9 @@ def test_trimmed(sub: Sub) -> None:
 def _thresholded_smallest(got: np.ndarray, v: np.ndarray, t: float) -> bool:
     """Whether got soft-thresholds some set of the smallest |v| and keeps the rest."""
     changed = ~np.isclose(got, v, rtol=1e-6, atol=1e-9)
-    if not changed.any() or not np.allclose(got[changed], ref.soft_threshold(v[changed], t)):
+    if not changed.any():
+        return True  # nothing thresholded: the smallest set of all
+    if not np.allclose(got[changed], ref.soft_threshold(v[changed], t)):
         return False
     return bool(np.abs(v[changed]).max() <= np.abs(v[~changed]).min(initial=np.inf) + 1e-12)
 
@@ -504,6 +506,11 @@ def _mistakes(X, y, mu, method, lam=None, t=None):
     if method == "trimmed":
         out += [
             (
+                "every |v| tied at the 3rd smallest was thresholded, more than 3 entries; "
+                "exactly 3 are (any of the tied ones).",
+                lambda W: [_ties_thresholded(W - mu * _grad(W, X, y), t)],
+            ),
+            (
                 "every entry was thresholded (plain L1 prox); trimmed L1 spares the 2 largest.",
                 lambda W: [ref.soft_threshold(W - mu * _grad(W, X, y), t)],
             ),
@@ -523,6 +530,11 @@ def _mistakes(X, y, mu, method, lam=None, t=None):
     if method == "prune":
         out += [
             (
+                "every |v| tied at the 2nd largest was kept, more than 2 nonzero entries; at "
+                "most 2 may stay nonzero (any of the tied ones).",
+                lambda W: [_ties_kept(W - mu * _grad(W, X, y))],
+            ),
+            (
                 "the first 2 entries by index were kept, not the 2 largest |W|.",
                 lambda W: [_keep(W - mu * _grad(W, X, y), [0, 1])],
             ),
@@ -534,6 +546,18 @@ def _mistakes(X, y, mu, method, lam=None, t=None):
             ),
         ]
     return out
+
+
+def _ties_kept(v: np.ndarray, k: int = 2) -> np.ndarray:
+    """Projection that keeps every entry tied at the k-th largest |v| (more than k)."""
+    boundary = np.sort(np.abs(v))[::-1][k - 1]
+    return np.where(np.abs(v) >= boundary - tie_tol(v), v, 0.0)
+
+
+def _ties_thresholded(v: np.ndarray, t: float, n: int = 3) -> np.ndarray:
+    """Trimmed step that thresholds every entry tied at the n-th smallest |v| (more than n)."""
+    boundary = np.sort(np.abs(v))[n - 1]
+    return _trim(t)(v, list(np.flatnonzero(np.abs(v) <= boundary + tie_tol(v))))
 
 
 def _per_sample(W, X, y, mu):
