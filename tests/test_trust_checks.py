@@ -38,7 +38,7 @@ from autograder.grading.outputs import CallResult, HarnessOutput
 from autograder.sandbox.harness.codec import Unsupported
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUSTED = re.compile(r"Traceback|File \"|/autograder/|/checks/|compare\.py|site-packages|\.py\b")
+TRUSTED = re.compile(r'Traceback|File "/|/autograder/|/checks/|compare\.py|site-packages|/work/')
 
 
 # ----------------------------------------------------------------------------- returns
@@ -236,3 +236,21 @@ def test_the_course_starter_ste_scores_zero(tmp_path: Path, body: str) -> None:
     assert not result.staff_notes
     others = [c for c in result.checks if c.function != "STE" and c.lost]
     assert not others, [c.id for c in others]
+
+
+def test_odd_return_values_fail_their_checks_plainly(tmp_path: Path) -> None:
+    """Every odd value fails its own check with a plain message; no check raises, nothing
+    trusted (a source line, a path, a traceback) reaches the feedback."""
+    from autograder.commands import selftest
+
+    attack = next(
+        s for s in selftest.attacks("distributed-sparse") if s.name == "odd_return_values"
+    )
+    ctx = selftest.Context(tmp_path)
+    path = selftest.build_base(attack, ctx, tmp_path / "sub")
+    result = grade_submission(path, "distributed-sparse", Course(), student_id="odd")
+    assert result.lost == set(attack.expect_lost)
+    assert not result.staff_notes, result.staff_notes
+    for check in result.checks:
+        assert check.status in ("passed", "failed", "partial")
+        assert not TRUSTED.search(check.message), f"{check.id}: {check.message}"
