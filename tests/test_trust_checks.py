@@ -61,7 +61,7 @@ def test_an_array_spec_fails_odd_values_with_a_plain_message(value) -> None:
     with pytest.raises(CheckFailure) as caught:
         Array((3,), max_size=10**6).read(value, "`f`")
     message = str(caught.value)
-    assert message.startswith("`f`: expected numbers in an array of shape (3,), got ")
+    assert message.startswith("`f`: expected numbers") and "shape (3,)" in message, message
     assert not TRUSTED.search(message), message
 
 

@@ -88,10 +88,20 @@ def _fail(where: str, expected: str, value: Any, note: str = "") -> CheckFailure
     return CheckFailure(f"{where}: expected {expected}, got {kind_of(value)}.{note}")
 
 
+def _not_numbers(where: str, expected: str, value: Any, kind: str) -> CheckFailure:
+    detail = kind_of(value)
+    shown = kind if detail.startswith(("an object", kind)) else f"{kind} ({detail})"
+    return CheckFailure(f"{where}: expected numbers, got {shown}; it should be {expected}.")
+
+
 def as_numbers(value: Any, where: str, expected: str) -> np.ndarray:
     """`value` as a float64 array, or a failure naming what came instead."""
-    if isinstance(value, Unsupported | str | dict) or value is None:
-        raise _fail(where, expected, value)
+    if isinstance(value, Unsupported):
+        raise _not_numbers(where, expected, value, kind_of(value))
+    if value is None:
+        raise _not_numbers(where, expected, value, "None")
+    if isinstance(value, str | dict):
+        raise _not_numbers(where, expected, value, type(value).__name__)
     if isinstance(value, np.ndarray):
         array = value
     else:
@@ -103,7 +113,7 @@ def as_numbers(value: Any, where: str, expected: str) -> np.ndarray:
     if array.dtype.kind == "c":
         raise _fail(where, expected, value, " Complex numbers are not accepted.")
     if array.dtype.kind not in NUMERIC_KINDS:
-        raise _fail(where, expected, value)
+        raise _not_numbers(where, expected, value, f"values of kind {array.dtype}")
     with np.errstate(all="ignore"):
         return array.astype(np.float64)
 
