@@ -29,7 +29,14 @@ def csc_encode(M, index_bits, n_pe=1, pe=0):
 
 
 def csc_storage_bits(M, index_bits, value_bits=8):
-    return {"values": [1, [2]], "index": None, "pointer": "many", "total": {}, "dense": 1, "ratio": 2}
+    return {
+        "values": [1, [2]],
+        "index": None,
+        "pointer": "many",
+        "total": {},
+        "dense": 1,
+        "ratio": 2,
+    }
 
 
 def csc_size_formula(M, N, K, final_pointer=True):
