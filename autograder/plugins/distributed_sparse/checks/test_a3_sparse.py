@@ -352,19 +352,9 @@ def test_trimmed(sub: Sub) -> None:
         boundary = np.sort(np.abs(v))[n - 1] if 0 < n <= v.size else -np.inf
         tied = list(np.flatnonzero(np.abs(v) <= boundary + tie_tol(v)))
         ties_kept = len(tied) > n and np.allclose(got, _trim(t)(v, tied), rtol=1e-6, atol=1e-9)
-        cause = ""
-        if ties_kept:
-            cause = ""
-        elif np.allclose(got, ref.soft_threshold(v, t)):
-            cause = "every entry was thresholded; only the n_trim smallest |v| should be."
-        elif np.allclose(got, _trim(t)(v, list(np.argsort(v, kind="stable")[:n]))):
-            cause = "the trimmed set was chosen by signed value; choose by |v|."
-        elif np.allclose(got, _trim(t)(v, list(np.argsort(-np.abs(v), kind="stable")[:n]))):
-            cause = "the LARGEST entries were thresholded; trimmed L1 spares the largest."
-        elif n != 3 and np.allclose(
-            got, _trim(t)(v, list(np.argsort(np.abs(v), kind="stable")[:3]))
-        ):
-            cause = "n_trim was ignored (always 3)."
+        # Thresholding every tied entry breaks the stated constraint; on a tie it can equal
+        # a wrong rule's result too ("always 3"), so it is told as the constraint, first.
+        cause = "" if ties_kept else _trim_cause(got, v, t, n)
         lines = [
             f"{what} returned {fmt(got)}; expected {fmt(ref.trimmed_soft_threshold(v, t, n))} "
             "(any choice among tied |v| is accepted)."
@@ -378,6 +368,31 @@ def test_trimmed(sub: Sub) -> None:
                 "threshold only as many of them as n_trim allows (any of them)."
             )
         raise CheckFailure("\n".join(lines))
+
+
+def _trim_cause(got: np.ndarray, v: np.ndarray, t: float, n: int) -> str:
+    """The catalogued wrong rule whose result on (v, t, n) is `got`, else ''."""
+    wrong = (
+        (
+            ref.soft_threshold(v, t),
+            "every entry was thresholded; only the n_trim smallest |v| should be.",
+        ),
+        (
+            _trim(t)(v, list(np.argsort(v, kind="stable")[:n])),
+            "the trimmed set was chosen by signed value; choose by |v|.",
+        ),
+        (
+            _trim(t)(v, list(np.argsort(-np.abs(v), kind="stable")[:n])),
+            "the LARGEST entries were thresholded; trimmed L1 spares the largest.",
+        ),
+    )
+    for result, cause in wrong:
+        if np.allclose(got, result):
+            return cause
+    always_3 = _trim(t)(v, list(np.argsort(np.abs(v), kind="stable")[:3]))
+    if n != 3 and np.allclose(got, always_3):
+        return "n_trim was ignored (always 3)."
+    return ""
 
 
 def _thresholded_smallest(got: np.ndarray, v: np.ndarray, t: float) -> bool:

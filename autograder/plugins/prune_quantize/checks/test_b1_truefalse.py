@@ -1,4 +1,10 @@
-"""Hidden check for B1: the true/false choices (the justifications are graded by hand)."""
+"""Hidden check for B1: the true/false choices (the justifications are graded by hand).
+
+Conventions accepted: keys as strings ("1.1", " 1.10 ") or numbers (1.1); answers as bools
+(numpy's too), "T"/"F", "true"/"false", "yes"/"no" in any case, or 0/1. The feedback says
+how many are right and which answers could not be read; it names the wrong items only when
+the course sets true_false_feedback = "items" (course.toml).
+"""
 
 from __future__ import annotations
 
