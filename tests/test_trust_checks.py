@@ -254,3 +254,21 @@ def test_odd_return_values_fail_their_checks_plainly(tmp_path: Path) -> None:
     for check in result.checks:
         assert check.status in ("passed", "failed", "partial")
         assert not TRUSTED.search(check.message), f"{check.id}: {check.message}"
+
+
+def test_a_keep_probability_within_float32_rounding_of_one_may_go_either_way() -> None:
+    """A2.5: |g| = T (1 + 1e-7) is clipped to T and always kept by a float64 run, while a
+    float32 run may see it a hair under T and, with probability ~1e-7, drop it. Both steps
+    are accepted; an entry clipped with room to spare must be kept."""
+    from autograder.plugins.distributed_sparse.checks import test_a2_distributed as a2
+
+    X, y, T, lr = np.array([[1.0]]), np.array([0.0]), 5.0, 0.1
+
+    def ok(w0: float, kept: bool) -> bool:
+        w1 = w0 - lr * T if kept else w0  # g = 2 w > 0
+        W_hist = np.array([[w0], [w1]])
+        return bool(a2._tern_steps_ok(W_hist, X, y, lr, T, T)[0])
+
+    edge = 2.5 * (1 + 1e-7)  # g = 2 w = T (1 + 1e-7)
+    assert ok(edge, kept=True) and ok(edge, kept=False)
+    assert ok(5.0, kept=True) and not ok(5.0, kept=False)  # g = 2 T: always kept
