@@ -197,7 +197,7 @@ def write_otter_tests(folder: Path) -> None:
     a4 = distributed_sparse_variant(None, None)["a4"]
     own = (a4["matrix"], int(a4["index_bits"]))
     encodes = [own, (checks.PAPER_COLUMN.tolist(), 4)]
-    encodes += [(P.tolist(), b) for P, b in checks.PROBES]
+    encodes += [(P.tolist(), b) for P, b in checks.draw_probes(0)]  # one submission's draw
     enc_cases = []
     for M, bits in encodes:
         v, z, p = csc.csc_encode(np.array(M, dtype=float), bits)
@@ -220,10 +220,11 @@ def write_otter_tests(folder: Path) -> None:
         )
     formula = [
         _case(f">>> csc_size_formula{c!r} == {csc.csc_size_formula(*c)}\nTrue")
-        for c in checks.FORMULA_CASES
+        for c in checks.draw_formula_cases(0)
     ]
     formula += [
-        _case(f">>> csc_max_K{c!r} == {csc.csc_max_K(*c)}\nTrue") for c in checks.MAXK_CASES
+        _case(f">>> csc_max_K{c!r} == {csc.csc_max_K(*c)}\nTrue")
+        for c in checks.draw_max_k_cases(0)
     ]
     tests = folder / "tests"
     tests.mkdir(parents=True, exist_ok=True)

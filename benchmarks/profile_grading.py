@@ -79,7 +79,7 @@ def main() -> int:
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="effdl-profile-") as tmp:
             runs.append(profile_once(path, args.assignment, Path(tmp)))
-    ids = [c.id for c in suite.load(args.assignment).calls(info.variant(None, None))]
+    ids = [c.id for c in suite.load(args.assignment).plan(info.variant(None, None))[0]]
     print(
         f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: score "
         f"{runs[0]['score']:g}, {runs[0]['n calls']} graded calls, median of {len(runs)} runs"

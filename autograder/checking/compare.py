@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.checking.returns import Array, as_numbers
 from autograder.checking.verdict import CheckFailure
 from autograder.sandbox.harness.codec import Unsupported
 
@@ -52,57 +53,12 @@ def describe(value: Any) -> str:
 def as_array(value: Any, what: str, shape: Sequence[int] | None = None) -> np.ndarray:
     """The student's value as a float64 array of `shape` (a (d, 1) column counts as (d,)).
 
-    Lists, tuples, numpy arrays of any numeric dtype and torch tensors (already data) pass;
-    anything else fails with a message that names what came instead.
+    Values a call's `returns` spec already read pass unchanged; anything else is read the
+    same way (returns.Array), failing with a message that names what came instead.
     """
-    if isinstance(value, Unsupported):
-        raise CheckFailure(f"{what}: expected numbers, got {describe(value)}.")
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise CheckFailure(f"{what}: could not read it as an array ({exc}).") from exc
-    if array.dtype.kind not in "biuf":
-        raise CheckFailure(f"{what}: expected numbers, got {describe(value)}.")
-    array = array.astype(np.float64)
     if shape is None:
-        return array
-    shape = tuple(shape)
-    if array.shape == shape:
-        return array
-    squeezed = _squeeze_columns(array, shape)
-    if squeezed is not None:
-        return squeezed
-    hint = ""
-    if array.ndim == len(shape) + 1 and array.shape[-1] == array.shape[-2]:
-        hint = (
-            " A square matrix where a vector belongs usually means (d,) and (d, 1) arrays"
-            " were broadcast together, turning W into a matrix."
-        )
-    elif array.ndim == len(shape) + 1 and array.shape[: len(shape)] == shape:
-        hint = (
-            f" An extra dimension of size {array.shape[-1]}: usually a (d,) and an (n, 1) "
-            "array were broadcast together, turning a vector into a matrix."
-        )
-    elif array.ndim == 0 or array.size == 1:
-        hint = " A single number where a vector belongs: was a sum or mean taken too early?"
-    raise CheckFailure(
-        f"{what}: expected shape {shape}, got {describe(array)}.{hint}"
-        if hint
-        else f"{what}: expected shape {shape}, got {describe(array)}."
-    )
-
-
-def _squeeze_columns(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """Accept vectors stored as columns: (d, 1) for (d,), (n, d, 1) for (n, d)."""
-    if array.shape == (*shape, 1):
-        return array[..., 0]
-    if len(shape) >= 1 and array.shape == (*shape[:-1], 1, shape[-1]):
-        return array.reshape(shape)
-    if array.size == int(np.prod(shape)) and array.ndim == len(shape) + 1 and 1 in array.shape:
-        squeezed = np.squeeze(array)
-        if squeezed.shape == shape:
-            return squeezed
-    return None
+        return as_numbers(value, what, "numbers")
+    return Array(tuple(shape)).read(value, what)
 
 
 def close_mask(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:

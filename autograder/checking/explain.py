@@ -26,6 +26,13 @@ def explain_result(func: str, result: CallResult) -> str:
         )
     if status == "timeout":
         return f"`{func}` did not return within its time budget: an infinite loop, or far too slow."
+    if status == "crashed" and error.startswith("its result could not be read"):
+        why = error.partition(":")[2].strip()
+        return (
+            f"`{func}` returned a value the grader cannot read ({why}): return numbers, "
+            "strings, bools, lists, tuples, numpy arrays or tensors, and dicts whose keys are "
+            "Python strings or numbers (not numpy scalars)."
+        )
     if status == "crashed":
         return f"calling `{func}` crashed: {error}."
     return f"`{func}` was not called: {error}."
@@ -38,14 +45,18 @@ ERROR_HINTS = (
         "code written for an old NumPy: np.float, np.int, np.bool, np.object, np.asscalar "
         "and friends were removed in NumPy 1.24; use float, int, bool, object, .item().",
     ),
+)
+# What an error means, where it names no single cause (said as what happened, not why).
+ERROR_NOTES = (
     (
         ("inhomogeneous shape",),
-        "rows of different shapes: usually a (d,) and a (d, 1) or (n, 1) array were "
-        "broadcast together, turning a vector into a matrix.",
+        "an array was built from rows of different shapes (a (d,) and a (d, 1) or (n, 1) "
+        "array broadcast together give such rows).",
     ),
     (
         ("operands could not be broadcast",),
-        "arrays of shapes that do not fit: check (d,) against (d, 1) vectors.",
+        "two arrays in one operation have shapes that do not fit together (compare (d,) and "
+        "(d, 1) vectors).",
     ),
 )
 
@@ -54,6 +65,9 @@ def _error_hint(error: str) -> str:
     for needles, hint in ERROR_HINTS:
         if all(n in error for n in needles):
             return f"\n  Likely cause: {hint}"
+    for needles, note in ERROR_NOTES:
+        if all(n in error for n in needles):
+            return f"\n  Note: {note}"
     return ""
 
 

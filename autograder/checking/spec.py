@@ -3,8 +3,9 @@
 A check file (autograder/plugins/<name>/checks/test_*.py) states each check's inputs next
 to its comparison:
 
-    def closed_form_calls(v: dict) -> list[Call]:        # inputs chosen by the grader
-        return [Call("a2.closed_form.probe", "closed_form", (PROBE_X, PROBE_Y))]
+    def closed_form_calls(v: dict, seed: int) -> list[Call]:   # inputs chosen by the grader
+        X, y = draw_system(np.random.default_rng(seed))        # fresh for each submission
+        return [Call("a2.closed_form.probe", "closed_form", (X, y), returns=Array((3,)))]
 
     @check("a2.closed_form", points=4, problem="A2.1", title="closed_form gives W*",
            function="closed_form", calls=closed_form_calls)
@@ -13,6 +14,12 @@ to its comparison:
             X, y = case.args
             assert_close(case.value, effdl.distributed.closed_form(X, y), rtol=1e-6,
                          atol=1e-9, what="W*")
+
+A calls function gets the variant's numbers and a seed: the seed is drawn for each
+submission (from the student id and the submission's content, so a regrade draws the same),
+so hidden inputs made from it differ between submissions and no feedback on one of them
+answers the next. Every call declares what it must return (`returns`, see returns.py);
+the framework reads the value against it before any check sees it.
 
 A check passes by returning, fails by raising CheckFailure and gives partial credit by
 raising Partial (see verdict.py, credit.py). Points live next to the check; a course.toml
@@ -25,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.checking.returns import Spec
 from autograder.sandbox.harness.codec import Rng
 
 __all__ = ["Call", "CallsFn", "CheckSpec", "Rng", "check"]
@@ -37,6 +45,9 @@ class Call:
     mode "call" calls func(*args, **kwargs) (`repeat` times, sharing one Rng, returning the
     list); "value" reads a name (TF_ANSWERS); other modes are the assignment's sandbox
     fixtures, which build what the call needs from kwargs (a torch layer, a small net).
+    `returns` is what one call must return (with repeat, each of the N values); `seed`, when
+    given, seeds Python's, numpy's and torch's global generators before the call instead of
+    the id (two calls with one seed and one Rng start from the same generator state).
     """
 
     id: str
@@ -46,9 +57,12 @@ class Call:
     mode: str = "call"
     repeat: int = 1
     timeout: float = 10.0
+    returns: Spec | None = None
+    seed: int | None = None
 
 
-CallsFn = Callable[[dict[str, Any]], list[Call]]
+# (variant, seed) -> calls; a calls function of fixed inputs may take the variant only.
+CallsFn = Callable[..., list[Call]]
 
 
 @dataclass(frozen=True)

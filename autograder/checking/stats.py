@@ -46,3 +46,41 @@ def ks_critical(n: int, m: int, alpha: float) -> float:
     e_n = math.sqrt(math.log(4 / alpha) / (2 * n))
     e_m = math.sqrt(math.log(4 / alpha) / (2 * m))
     return e_n + e_m
+
+
+def kl_bernoulli(q: np.ndarray | float, p: np.ndarray | float) -> np.ndarray:
+    """KL(q || p) between Bernoulli(q) and Bernoulli(p), elementwise, with 0 log 0 = 0."""
+    q = np.clip(np.asarray(q, dtype=np.float64), 0.0, 1.0)
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(q > 0, q * np.log(q / p), 0.0)
+        b = np.where(q < 1, (1 - q) * np.log((1 - q) / (1 - p)), 0.0)
+    return np.where(np.isnan(a + b), np.inf, a + b)
+
+
+def binomial_tail(count: np.ndarray | float, n: int, p: np.ndarray | float) -> np.ndarray:
+    """A bound on the probability that Binomial(n, p) lies at least as far from n p as
+    `count`, on count's side: exp(-n KL(count/n || p)) (the Chernoff bound, sharp in the
+    exponent). 1 when count equals n p; 0 when the count is impossible (p = 0 or 1).
+
+    At n = 1000 and p = 1/16 a count of 0 has bound about 1e-28, where Hoeffding's bound
+    exp(-2 n (1/16)^2) = 4e-4 cannot reject: tests of small probabilities (pairs of rare
+    events) need this one.
+    """
+    q = np.asarray(count, dtype=np.float64) / n
+    return np.exp(-n * kl_bernoulli(q, p))
+
+
+def binomial_rejects(
+    count: np.ndarray | float, n: int, p: np.ndarray | float, delta: float
+) -> np.ndarray:
+    """Whether `count` successes in n independent trials of probability p are too far from
+    n p: a correct count is rejected with probability at most delta (delta/2 per side)."""
+    return binomial_tail(count, n, p) < delta / 2
+
+
+def binomial_interval(n: int, p: float, delta: float) -> tuple[int, int]:
+    """The counts of Binomial(n, p) that binomial_rejects accepts at this delta: [lo, hi]."""
+    counts = np.arange(n + 1)
+    ok = np.flatnonzero(~binomial_rejects(counts, n, p, delta))
+    return (int(ok[0]), int(ok[-1])) if ok.size else (0, n)

@@ -1,8 +1,10 @@
 """A graded submission as a check sees it: what each call returned, as data, and its variant.
 
 Nothing here runs student code: the values were written by the harness in the sandbox and
-decoded as untrusted data. A check reads its own calls as Cases (the inputs that were sent
-beside what came back), or any call by id.
+decoded as untrusted data. Each value is read once against its call's declared `returns`
+spec when the Sub is made, so a check only ever sees values of the declared kind, shape and
+size. A check reads its own calls as Cases (the inputs that were sent beside what came
+back), or any call by id.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from autograder.checking.compare import as_array, describe
 from autograder.checking.explain import explain_result
+from autograder.checking.returns import read_returned
 from autograder.checking.spec import Call
 from autograder.checking.verdict import CheckFailure
 from autograder.grading.outputs import CallResult, HarnessOutput
@@ -21,10 +24,13 @@ from autograder.grading.outputs import CallResult, HarnessOutput
 
 @dataclass(frozen=True)
 class Case:
-    """One call of a check: its inputs (`call.args`, `call.kwargs`) and what came back."""
+    """One call of a check: its inputs (`call.args`, `call.kwargs`) and what came back, read
+    against the call's `returns` spec (`checked`), or why it could not be (`problem`)."""
 
     call: Call
     result: CallResult
+    checked: Any = None
+    problem: str = ""
 
     @property
     def id(self) -> str:
@@ -40,10 +46,29 @@ class Case:
 
     @property
     def value(self) -> Any:
-        """The value the call returned, or a CheckFailure that says why there is none."""
-        if self.result.status == "ok":
-            return self.result.value
-        raise CheckFailure(explain_result(self.call.func, self.result))
+        """The value the call returned, read against its spec, or a CheckFailure that says
+        why there is none (the call failed, or returned something else than declared)."""
+        if self.result.status != "ok":
+            raise CheckFailure(explain_result(self.call.func, self.result))
+        if self.problem:
+            raise CheckFailure(self.problem)
+        return self.checked
+
+
+def read_case(call: Call, result: CallResult) -> tuple[Case, str]:
+    """The Case of one call, its value read against the call's spec; and a staff note when
+    reading it failed in a way no spec should (a bug of the spec, not of the submission)."""
+    if result.status != "ok" or call.returns is None:
+        problem = "" if call.returns is not None else f"{call.id} declares no return value"
+        return Case(call, result, None, problem), problem
+    where = f"`{call.func}`" + (" (each call)" if call.repeat > 1 else "")
+    try:
+        return Case(call, result, read_returned(call.returns, result.value, call.repeat, where)), ""
+    except CheckFailure as failure:
+        return Case(call, result, None, str(failure)), ""
+    except Exception as exc:  # noqa: BLE001 - the spec's own bug: the student sees a plain line
+        note = f"{call.id}: reading the returned value failed: {type(exc).__name__}: {exc}"
+        return Case(call, result, None, f"{where}: the returned value could not be read."), note
 
 
 class Sub:
@@ -52,7 +77,12 @@ class Sub:
     def __init__(
         self, calls: list[Call], output: HarnessOutput, variant: dict[str, Any], meta: dict
     ) -> None:
-        self._cases = {c.id: Case(c, r) for c, r in zip(calls, output.calls, strict=True)}
+        self._cases: dict[str, Case] = {}
+        self.faults: list[str] = []  # staff-only notes from reading the values
+        for call, result in zip(calls, output.calls, strict=True):
+            self._cases[call.id], note = read_case(call, result)
+            if note:
+                self.faults.append(note)
         self.output = output
         self.variant = variant
         self.meta = meta

@@ -107,8 +107,10 @@ def check_trajectory(
 ) -> None:
     """Fail at the first step of W_hist (shape (K+1, d)) that does not follow `step`.
 
-    `mistakes` are (cause, wrong step) pairs: when the bad step matches a wrong step taken
-    from the same iterate, the feedback names the cause. `batch` is the optional fast path.
+    `mistakes` are (cause, wrong step) pairs: when a wrong step, taken from each of the
+    student's iterates, gives every step from the first bad one to the end, the feedback names
+    that cause; otherwise it says that no catalogued cause matches. `batch` is the optional
+    fast path.
     """
     if W_hist.shape[0] > 2 and np.all(W_hist == W_hist[-1]) and np.any(W_hist[-1] != start):
         raise CheckFailure(
@@ -143,6 +145,8 @@ def check_trajectory(
     cause = _likely_cause(W_hist, k, mistakes, rtol, atol)
     if cause:
         lines.append(f"  Likely cause: {cause}")
+    elif mistakes:
+        lines.append("  No catalogued mistake explains the steps from this one on.")
     raise CheckFailure("\n".join(lines))
 
 
@@ -157,19 +161,17 @@ def _explains(wrong: Step, prev: np.ndarray, got: np.ndarray, rtol: float, atol:
 def _likely_cause(
     W_hist: np.ndarray, k: int, mistakes: Sequence[tuple[str, Step]], rtol: float, atol: float
 ) -> str:
-    """The known mistake that explains the most consecutive steps from the first bad one.
+    """The first known mistake that explains every step from the first bad one to the end.
 
-    Two mistakes can give the same first step (from W = 0 many terms vanish), so each is
-    followed for up to 25 steps from the student's own iterates; ties go to the first listed.
+    One step is not enough: from W = 0 many terms vanish, so several mistakes (and mistakes
+    outside the catalogue) give the same first step. A cause is named only when its step,
+    taken from each of the student's own iterates, gives the student's next iterate all the
+    way through the run.
     """
-    best, best_run = "", 0
-    last = min(W_hist.shape[0] - 1, k + 25)
     for cause, wrong in mistakes:
-        run = 0
-        for j in range(k, last):
-            if not _explains(wrong, W_hist[j], W_hist[j + 1], rtol, atol):
-                break
-            run += 1
-        if run > best_run:
-            best, best_run = cause, run
-    return best
+        if all(
+            _explains(wrong, W_hist[j], W_hist[j + 1], rtol, atol)
+            for j in range(k, W_hist.shape[0] - 1)
+        ):
+            return cause
+    return ""

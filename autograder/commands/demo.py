@@ -40,6 +40,7 @@ def verdict(case: DemoCase, result: GradeResult, score: Score) -> tuple[bool, st
     """Whether a graded case came out as expected, and a few words on how."""
     lost = result.lost
     errors = [c.id for c in result.checks if c.status == "error"]
+    errors += [note.partition(":")[0] for note in result.staff_notes]
     if not result.graded:
         return False, f"not graded: {result.error}"
     if errors:

@@ -26,7 +26,7 @@ def summary_line(result: GradeResult, score: Score) -> str:
         flags.append("VARIANT MISMATCH")
     if not result.sandboxed:
         flags.append("unsandboxed")
-    if any(c.status == "error" for c in result.checks):
+    if any(c.status == "error" for c in result.checks) or result.staff_notes:
         flags.append("GRADER ERROR")
     line = f"{result.student_id:<20} {score.total:7.2f} / {score.maximum:g}"
     line += f"  {result.timings.get('total', 0):5.1f}s"

@@ -331,6 +331,7 @@ def expectation_problems(
     if graded != every:
         problems.append(f"graded without the checks {sorted(every - graded)}")
     errors = [c.id for c in result.checks if c.status == "error"]
+    errors += [note.partition(":")[0] for note in result.staff_notes if result.graded]
     if errors:
         problems.append(f"grader error in {', '.join(errors)}")
     expected, lost = set(expect_lost), lost_checks(result)

@@ -12,6 +12,10 @@ named by `--course PATH` or the environment variable EFFDL_COURSE. Layout:
     late_policy = "percent_per_day"          # "none", "percent_per_day" or "zero_after_cutoff"
     late_percent_per_day = 10
     cutoff = 2026-11-09T23:59:00-05:00
+    true_false_feedback = "count"            # "count" (default): feedback on the true/false
+                                             # items says how many are right; "items": it
+                                             # also names each wrong item (which, with a few
+                                             # submissions, gives the key away)
     [assignments.NAME.points]                # per-check overrides, by check id
     "a2.closed_form" = 5
     [assignments.NAME.extensions]
@@ -35,6 +39,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LATE_POLICIES = ("none", "percent_per_day", "zero_after_cutoff")
+TRUE_FALSE_FEEDBACK = ("count", "items")
 
 
 class CourseError(ValueError):
@@ -43,7 +48,8 @@ class CourseError(ValueError):
 
 @dataclass(frozen=True)
 class AssignmentSettings:
-    """Per-assignment settings: due date, late policy, extensions and point overrides."""
+    """Per-assignment settings: due date, late policy, extensions, point overrides, and how
+    much the true/false feedback reveals."""
 
     due: dt.datetime | None = None
     late_policy: str = "none"
@@ -51,6 +57,7 @@ class AssignmentSettings:
     cutoff: dt.datetime | None = None
     extensions: dict[str, dt.datetime] = field(default_factory=dict)
     points: dict[str, float] = field(default_factory=dict)
+    true_false_feedback: str = "count"
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,26 @@ def _assignment_settings(name: str, raw: Any) -> AssignmentSettings:
     where = f"[assignments.{name}]"
     if not isinstance(raw, dict):
         raise CourseError(f"{where} must be a table")
-    known = {"due", "late_policy", "late_percent_per_day", "cutoff", "extensions", "points"}
+    known = {
+        "due",
+        "late_policy",
+        "late_percent_per_day",
+        "cutoff",
+        "extensions",
+        "points",
+        "true_false_feedback",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise CourseError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
     policy = raw.get("late_policy", "none")
     if policy not in LATE_POLICIES:
         raise CourseError(f"{where}.late_policy: {policy!r} is not one of {LATE_POLICIES}")
+    reveal = raw.get("true_false_feedback", "count")
+    if reveal not in TRUE_FALSE_FEEDBACK:
+        raise CourseError(
+            f"{where}.true_false_feedback: {reveal!r} is not one of {TRUE_FALSE_FEEDBACK}"
+        )
     percent = raw.get("late_percent_per_day", 0.0)
     if not isinstance(percent, int | float) or not 0 <= percent <= 100:
         raise CourseError(f"{where}.late_percent_per_day must be a number in [0, 100]")
@@ -116,6 +136,7 @@ def _assignment_settings(name: str, raw: Any) -> AssignmentSettings:
             str(k): _as_datetime(v, f"{where}.extensions.{k}") for k, v in extensions.items()
         },
         points={str(k): float(v) for k, v in points.items()},
+        true_false_feedback=reveal,
     )
 
 

@@ -172,7 +172,8 @@ def _grade(
         root.chmod(0o711)
         sub = load_submission(path, assignment, root / "staging", student_id)
         variant = manifest.variant(course.secret, sub.student_id)
-        calls, own = checks.plan(variant)
+        seed = suite.submission_seed(course.secret, assignment, sub.student_id, sub.content_hash)
+        calls, own = checks.plan(variant, seed)
         statements, statement_notes = split_statements(sub.cells)
         job_dir, work_dir, out_dir = root / "job", root / "work", root / "out"
         for d in (job_dir, work_dir, out_dir):
@@ -187,8 +188,14 @@ def _grade(
             _copy_regular_files(out_dir, keep_dir)
     notes += run.notes + _harness_notes(output, run)
     checks_started = time.perf_counter()
-    view = Sub(calls, output, variant, {"student_id": sub.student_id, "assignment": assignment})
-    overrides = course.settings(assignment).points
+    settings = course.settings(assignment)
+    meta = {
+        "student_id": sub.student_id,
+        "assignment": assignment,
+        "true_false_feedback": settings.true_false_feedback,
+    }
+    view = Sub(calls, output, variant, meta)
+    overrides = settings.points
     results, faults = checks.run(view, own, {k: float(v) for k, v in overrides.items()})
     timings["checks"] = time.perf_counter() - checks_started
     timings["total"] = time.perf_counter() - started

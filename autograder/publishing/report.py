@@ -144,6 +144,11 @@ def build_report(book: Gradebook, assignment: str, course: Course | None = None)
             for cause in set(causes_of(c["message"])):
                 mistakes[(c["check_id"], cause)] += 1
                 mistake_students[(c["check_id"], cause)].append(c["student_id"])
+    for student in students:  # a check that raised on a submission: failed, with a staff note
+        for note in student.result.staff_notes:
+            check_id = note.partition(":")[0].strip()
+            if (student.result.student_id, check_id) not in errors:
+                errors.append((student.result.student_id, check_id))
     scores = [s.score.total for s in students if s.result.graded]
     max_score = max((s.score.maximum for s in students), default=0.0)
     stats_line = {}

@@ -1,5 +1,5 @@
 """Two true/false answers flipped (1.2 and 1.9) (A1)."""
-# effdl-sample: replaces=TF_ANSWERS expect_lost=a1.true_false message_contains="1.2: answered False"
+# effdl-sample: replaces=TF_ANSWERS expect_lost=a1.true_false message_contains="8 of 10 correct."
 
 TF_ANSWERS = {
     "1.1": False,

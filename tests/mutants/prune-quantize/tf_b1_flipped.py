@@ -1,5 +1,5 @@
 """Three true/false answers flipped (1.2, 1.5 and 1.9) (B1)."""
-# effdl-sample: replaces=TF_ANSWERS expect_lost=b1.true_false message_contains="1.9: answered True"
+# effdl-sample: replaces=TF_ANSWERS expect_lost=b1.true_false message_contains="7 of 10 correct."
 
 TF_ANSWERS = {
     "1.1": True,

@@ -1,8 +1,24 @@
 """Hidden checks for A2: parameter-server SGD, TernGrad and clipping.
 
-Each function is called on the student's own numbers and on inputs the grader chose, and
-compared with effdl on the same inputs. Trajectories are checked step by step from the
-student's own iterates; TernGrad by its laws, never by one random stream.
+Each function is called on the student's own numbers and on hidden inputs drawn afresh for
+each submission (from its seed), and compared with effdl on the same inputs. Trajectories
+are checked step by step from the student's own iterates; TernGrad by its laws, never by
+one random stream: the value set, the keep frequency of every entry, independence across
+draws and across entries, and that the given generator decides the draws (the same state
+gives the same draws, another state other ones). Every loss that enters the distribution
+test is recomputed from the run's own weights.
+
+Conventions accepted (from the problem text; each is a correct reading of it):
+- vectors as (d,) or (d, 1), lists or arrays, float32 or float64, numpy or torch;
+- server_step: gradients as a list or an (n, d) array; W updated in place or not;
+- terngrad: any way of drawing the Bernoulli variables (rng.random, rng.binomial, one
+  uniform per entry in a loop, `u <= p` or `u < p`), from the given rng or from numpy's,
+  Python's or torch's global generator (the grader seeds those before each call); an entry
+  whose keep-probability is 1 is always kept, one within float32 rounding of 1 either way;
+  not accepted: draws that ignore the generator state (a fresh unseeded generator, a
+  counter or accumulator kept between calls), which the problem's "draw the randomness
+  from rng" rules out;
+- train_distributed: workers may draw in any order; losses recorded after each step.
 """
 
 from __future__ import annotations
@@ -12,12 +28,18 @@ import itertools
 
 import numpy as np
 
-from autograder.checking.compare import Mistake, as_array, assert_close, fmt
+from autograder.checking.compare import Mistake, assert_close, fmt
 from autograder.checking.credit import credit_parts
 from autograder.checking.refcache import cached_array
+from autograder.checking.returns import Array, Number, OneOf, Tuple
 from autograder.checking.spec import Call, Rng, check
-from autograder.checking.stats import hoeffding_radius, ks_critical, ks_statistic
-from autograder.checking.sub import Case, Sub, tuple_of
+from autograder.checking.stats import (
+    binomial_interval,
+    binomial_rejects,
+    ks_critical,
+    ks_statistic,
+)
+from autograder.checking.sub import Case, Sub
 from autograder.checking.trajectory import check_trajectory
 from autograder.checking.verdict import CheckFailure
 from effdl import distributed as ref
@@ -27,12 +49,13 @@ TERN_DRAWS = 2000
 TERN_RUNS = 100  # student runs per TernGrad configuration
 TERN_STEPS = 12  # enough for the curves to spread (see the KS check); keeps grading fast
 REF_RUNS = 300  # reference runs (cached per variant)
+STATE_DRAWS = 50  # draws of the same-state and other-state terngrad calls
+STATE_RUNS = 30  # runs of the same-state and other-state training calls
 FALSE_FAIL = 1e-7  # per statistical check, below the 1e-6 the design asks for
+F32_MARGIN = 1e-5  # a keep-probability within this (relative) of 1 may come out either way
 
-# Grader-chosen inputs that no notebook shows, so that no answer can be copied in.
-PROBE_X = np.array([[2.0, -1.0, 1.0], [1.0, 3.0, -2.0], [-1.0, 2.0, 4.0]])
-PROBE_Y = np.array([3.0, -4.0, 10.0])
 TERN_G = np.array([-3.0, 1.0, 0.5, 4.0, 0.0])  # keep-probabilities 0.75, 0.25, 0.125, 1, 0
+TERN_SEEDS = {"own_s": (11, 611), "given_s": (12, 612), "other": (21, 621)}  # (Rng, global)
 
 
 def _data(variant: dict) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -41,15 +64,46 @@ def _data(variant: dict) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.array(a2["X"], dtype=float), np.array(a2["y"], dtype=float), a2
 
 
-W_PROBE = np.array([0.5, -1.0, 2.0])  # a point off the path of training, for one-step calls
+def _run_spec(steps: int, n: int, d: int) -> Tuple:
+    return Tuple(Array((steps + 1, d)), Array((steps, n)), names=("W_hist", "losses"))
+
+
+# --------------------------------------------------------------------------- hidden inputs
+def draw_system(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A hidden 3x3 system (X, y = X W*) for one submission: integer X entries in [-3, 3],
+    integer W*, well conditioned (cond(X) <= 25), stable for averaged SGD at lr = 0.05
+    (largest eigenvalue of X^T X at most 45), and asymmetric enough that y X^-1, X^-T y and
+    the least-squares solution of the wrong system all differ from X^-1 y by at least 0.1."""
+    rng = np.random.default_rng(seed)
+    while True:
+        X = rng.integers(-3, 4, size=(3, 3)).astype(float)
+        W = rng.choice([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0], size=3)
+        if abs(np.linalg.det(X)) < 2 or np.linalg.cond(X) > 25:
+            continue
+        if np.linalg.eigvalsh(X.T @ X).max() > 45:
+            continue
+        y = X @ W
+        wrong = [
+            y @ np.linalg.inv(X),
+            np.linalg.solve(X.T, y),
+            np.linalg.lstsq(X.T @ X, y, rcond=None)[0],
+        ]
+        if all(np.abs(w - W).max() >= 0.1 for w in wrong):
+            return X, y
+
+
+def draw_point(rng: np.random.Generator, d: int) -> np.ndarray:
+    """A hidden point W off the path of training: halves in [-2, 2], none zero."""
+    return rng.choice([-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0], size=d)
 
 
 # --------------------------------------------------------------------------- A2.1
-def closed_form_calls(variant: dict) -> list[Call]:
+def closed_form_calls(variant: dict, seed: int) -> list[Call]:
     X, y, _ = _data(variant)
+    PX, Py = draw_system(seed)
     return [
-        Call("a2.closed_form.own", "closed_form", (X, y)),
-        Call("a2.closed_form.probe", "closed_form", (PROBE_X, PROBE_Y)),
+        Call("a2.closed_form.own", "closed_form", (X, y), returns=Array((3,))),
+        Call("a2.closed_form.probe", "closed_form", (PX, Py), returns=Array((3,))),
     ]
 
 
@@ -71,27 +125,42 @@ def test_closed_form(sub: Sub) -> None:
                 lambda A=A, b=b: b @ np.linalg.inv(A),
             ),
             Mistake(
+                "you solved X^T W = y, with the transpose of X; solve X W = y.",
+                lambda A=A, b=b: np.linalg.solve(A.T, b),
+            ),
+            Mistake(
                 "you returned the least-squares solution of the wrong system.",
                 lambda A=A, b=b: np.linalg.lstsq(A.T @ A, b, rcond=None)[0],
             ),
         ]
+        label = "your X" if case.id.endswith(".own") else "a hidden X"
         assert_close(
             case.value,
             ref.closed_form(A, b),
             rtol=1e-6,
             atol=1e-8,
-            what=f"closed_form on X={fmt(A)}",
+            what=f"closed_form on {label} = {fmt(A)}",
             mistakes=mistakes,
         )
 
 
 # --------------------------------------------------------------------------- A2.2
-def worker_gradient_calls(variant: dict) -> list[Call]:
+GRADIENT = OneOf((Array((3,)), Number()))  # a number is read too, to say what it is
+
+
+def worker_gradient_calls(variant: dict, seed: int) -> list[Call]:
     X, y, _ = _data(variant)
+    rng = np.random.default_rng(seed)
+    PX, Py = draw_system(seed)
+    W1 = draw_point(rng, 3)
+    while True:  # a residual and unequal entries, so that each known mistake differs
+        W2, i = draw_point(rng, 3), int(rng.integers(3))
+        if abs(PX[i] @ W2 - Py[i] - 0.5) >= 0.5 and np.ptp(PX[i]) > 0:
+            break
     return [
-        Call("a2.grad.1", "worker_gradient", (W_PROBE, X[0], float(y[0]))),
-        Call("a2.grad.2", "worker_gradient", (np.zeros(3), X[1], float(y[1]))),
-        Call("a2.grad.3", "worker_gradient", (W_PROBE, PROBE_X[2], float(PROBE_Y[2]))),
+        Call("a2.grad.1", "worker_gradient", (W1, X[0], float(y[0])), returns=GRADIENT),
+        Call("a2.grad.2", "worker_gradient", (np.zeros(3), X[1], float(y[1])), returns=GRADIENT),
+        Call("a2.grad.3", "worker_gradient", (W2, PX[i], float(Py[i]) + 0.5), returns=GRADIENT),
     ]
 
 
@@ -107,6 +176,10 @@ def test_worker_gradient(sub: Sub) -> None:
     for case in sub.cases():
         w, x, t = case.args
         r = float(x @ w - t)
+        what = f"worker_gradient(W={fmt(w)}, x={fmt(x)}, y={t:g})"
+        got = case.value
+        if isinstance(got, float):
+            _explain_scalar_gradient(got, x, r, what)
         mistakes = [
             Mistake(
                 "the factor 2 from differentiating the square is missing.", lambda x=x, r=r: x * r
@@ -120,28 +193,43 @@ def test_worker_gradient(sub: Sub) -> None:
                 lambda r=r: np.full(3, 2 * r),
             ),
         ]
-        got = case.value
-        if np.ndim(got) == 0 and not isinstance(got, list | tuple):
-            raise CheckFailure(
-                f"worker_gradient(W={fmt(w)}, x={fmt(x)}, y={t:g}) returned the single number "
-                f"{got!r}: the gradient is a vector of shape (3,).\n  Likely cause: the gradient "
-                "collapsed to a scalar, so all weights would move together; keep the factor x."
-            )
         assert_close(
             got,
             ref.worker_gradient(w, x, t),
             rtol=1e-6,
             atol=1e-9,
-            what=f"worker_gradient(W={fmt(w)}, x={fmt(x)}, y={t:g})",
+            what=what,
             mistakes=mistakes,
         )
 
 
-def server_step_calls(variant: dict) -> list[Call]:
+def _explain_scalar_gradient(got: float, x: np.ndarray, r: float, what: str) -> None:
+    """A single number where the (3,) gradient belongs, with the cause it matches, if any."""
+    full = 2 * x * r
+    causes = (
+        (full.sum(), "the gradient collapsed to a scalar: the sum of its entries was returned"),
+        (2 * r, "the gradient collapsed to the scalar 2 (x.W - y): the factor x is missing"),
+        (full.mean(), "the gradient collapsed to a scalar: the mean of its entries was returned"),
+    )
+    cause = next((c for value, c in causes if np.isclose(got, value, rtol=1e-6, atol=1e-9)), "")
+    raise CheckFailure(
+        f"{what} returned the single number {got:.8g}: the gradient is a vector of shape (3,)"
+        f", expected {fmt(full)}."
+        + (f"\n  Likely cause: {cause}, so all weights would move together." if cause else "")
+    )
+
+
+def server_step_calls(variant: dict, seed: int) -> list[Call]:
     X, _, _ = _data(variant)
+    rng = np.random.default_rng(seed)
+    W1, W2 = draw_point(rng, 3), draw_point(rng, 3)
+    while True:  # column means must differ from row means (the wrong-axis mistake)
+        G = rng.integers(-8, 9, size=(3, 3)) / 2
+        if np.abs(G.mean(axis=0) - G.mean(axis=1)).max() >= 0.5:
+            break
     return [
-        Call("a2.server.list", "server_step", (W_PROBE, [X[0], X[1], X[2]], 0.1)),
-        Call("a2.server.array", "server_step", (W_PROBE, PROBE_X, 0.05)),
+        Call("a2.server.list", "server_step", (W1, [X[0], X[1], X[2]], 0.1), returns=Array((3,))),
+        Call("a2.server.array", "server_step", (W2, G, 0.05), returns=Array((3,))),
     ]
 
 
@@ -178,16 +266,9 @@ def test_server_step(sub: Sub) -> None:
             ref.server_step(W, grads, lr),
             rtol=1e-6,
             atol=1e-9,
-            what=f"server_step(W, grads, lr={lr})",
+            what=f"server_step(W={fmt(W)}, grads, lr={lr})",
             mistakes=mistakes,
         )
-
-
-def _unpack_run(value, steps: int, n: int, d: int, what: str):
-    W_hist, losses = tuple_of(value, 2, what)
-    return as_array(W_hist, f"{what}: W_hist", (steps + 1, d)), as_array(
-        losses, f"{what}: losses", (steps, n)
-    )
 
 
 def _worker_grads(W, X, y, clip=None):
@@ -267,12 +348,51 @@ def _run_settings(
     return X, y, lr, steps, case.kwargs.get("clip")
 
 
+def residual_error(W_hist: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How far a correctly computed residual X_i W - y_i may be from its float64 value: it
+    carries the rounding of its operands (|X_i| |W| + |y_i|), float32 included."""
+    return RTOL * (np.abs(W_hist) @ np.abs(X).T + np.abs(y)) + ATOL
+
+
+def _check_losses(W_hist, losses, X, y, what: str) -> None:
+    """losses[..., k, i] must be (X_i W_(k+1) - y_i)^2 of the run's own W_hist, within the
+    rounding its residual carries (2 |r| err + err^2, plus RTOL of the loss)."""
+
+    def near(got, W):
+        r = W @ X.T - y
+        err = residual_error(W, X, y)
+        allowed = RTOL * r**2 + 2 * np.abs(r) * err + err**2
+        with np.errstate(invalid="ignore"):
+            return (np.abs(got - r**2) <= allowed) | (got == r**2), r
+
+    after = W_hist[..., 1:, :]
+    ok, r = near(losses, after)
+    if ok.all():
+        return
+    bad = ~ok
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    prefix = f"run {where[0]}, " if len(where) == 3 else ""
+    cause = ""
+    with np.errstate(invalid="ignore"):
+        unsquared = np.abs(losses - r) <= residual_error(after, X, y)
+    if near(losses, W_hist[..., :-1, :])[0].all():
+        cause = "losses were recorded before each step; record them after it."
+    elif unsquared.all():
+        cause = "the loss is missing its square."
+    raise CheckFailure(
+        f"{what}: losses[{prefix}k={where[-2]}, i={where[-1]}] should be (X_i W_(k+1) - y_i)^2 "
+        f"of your own W_hist = {r[where] ** 2:.8g}, got {losses[where]:.8g} "
+        f"({int(bad.sum())} of {bad.size} entries differ beyond the rounding of float32)."
+        + (f"\n  Likely cause: {cause}" if cause else "")
+    )
+
+
 def _check_ps_run(case: Case, variant: dict, label: str = "") -> np.ndarray:
     """One deterministic parameter-server run, step by step from the student's own iterates,
     and its recorded losses; returns W_hist."""
     X, y, lr, steps, clip = _run_settings(case, variant)
     what = label or f"train_distributed{'' if clip is None else f'(clip={clip:g})'}"
-    W_hist, losses = _unpack_run(case.value, steps, X.shape[0], X.shape[1], what)
+    W_hist, losses = case.value
     check_trajectory(
         W_hist,
         _ps_step(X, y, lr, clip),
@@ -283,30 +403,23 @@ def _check_ps_run(case: Case, variant: dict, label: str = "") -> np.ndarray:
         mistakes=_ps_mistakes(X, y, lr, clip),
         batch=_ps_batch_step(X, y, lr, clip),
     )
-    expected_losses = (W_hist[1:] @ X.T - y) ** 2
-    mistakes = [
-        Mistake(
-            "losses were recorded before each step; record them after it.",
-            lambda: (W_hist[:-1] @ X.T - y) ** 2,
-        ),
-        Mistake("the loss is missing its square.", lambda: W_hist[1:] @ X.T - y),
-    ]
-    assert_close(
-        losses,
-        expected_losses,
-        rtol=RTOL,
-        atol=1e-9 * max(1.0, float(y @ y)),
-        what=f"{what}: losses[k, i] = (X_i W_(k+1) - y_i)^2",
-        mistakes=mistakes,
-    )
+    _check_losses(W_hist, losses, X, y, what)
     return W_hist
 
 
-def train_plain_calls(variant: dict) -> list[Call]:
-    X, y, _ = _data(variant)
+def train_plain_calls(variant: dict, seed: int) -> list[Call]:
+    X, y, a2 = _data(variant)
+    PX, Py = draw_system(seed)
+    own = _run_spec(int(a2["steps"]), 3, 3)
     return [
-        Call("a2.train.plain", "train_distributed", (X, y)),
-        Call("a2.train.probe", "train_distributed", (PROBE_X, PROBE_Y), {"lr": 0.05, "steps": 30}),
+        Call("a2.train.plain", "train_distributed", (X, y), returns=own),
+        Call(
+            "a2.train.probe",
+            "train_distributed",
+            (PX, Py),
+            {"lr": 0.05, "steps": 30},
+            returns=_run_spec(30, 3, 3),
+        ),
     ]
 
 
@@ -322,7 +435,7 @@ def test_train_plain(sub: Sub) -> None:
     own, probe = sub.cases()
     _plot_plain(sub, own)
     _check_ps_run(own, sub.variant)
-    _check_ps_run(probe, sub.variant, label="train_distributed on other data (lr=0.05, steps=30)")
+    _check_ps_run(probe, sub.variant, label="train_distributed on hidden data (lr=0.05, steps=30)")
 
 
 def _plot_plain(sub: Sub, case: Case) -> None:
@@ -331,7 +444,7 @@ def _plot_plain(sub: Sub, case: Case) -> None:
     X, y = case.args
     W_ref = ref.train_distributed(X, y)[0]
     try:
-        W_hist = as_array(tuple_of(case.value, 2, "")[0], "", W_ref.shape)
+        W_hist = case.value[0]
     except CheckFailure:
         return
     sub.add_plot(
@@ -343,65 +456,155 @@ def _plot_plain(sub: Sub, case: Case) -> None:
 
 
 # --------------------------------------------------------------------------- A2.3
-def _tern_samples(value, d: int) -> np.ndarray:
-    if not isinstance(value, list):
-        raise CheckFailure("terngrad: the harness expected a list of draws.")
-    return np.stack([as_array(v, "terngrad(g)", (d,)) for v in value])
-
-
-def _tern_law_failures(samples: np.ndarray, g: np.ndarray, s: float, label: str) -> list[str]:
-    problems = []
-    allowed = [0.0, s]
+def _tern_values(samples: np.ndarray, g: np.ndarray, s: float, label: str) -> np.ndarray:
+    """The kept-or-not bits of TernGrad draws (n, d), or a failure naming the values that
+    are neither 0 nor s sign(g_j) (and which scaler they show, when one was used)."""
     signs = np.sign(g)
-    ok = np.zeros_like(samples, dtype=bool)
-    for a in allowed:
-        ok |= np.abs(samples - a * signs) <= 1e-6 * s
-    if not ok.all():
-        bad = np.argwhere(~ok)[0]
-        problems.append(
-            f"{label}: every entry must be 0 or s * sign(g_j) with s = {s:g}; draw {bad[0]} has "
-            f"entry [{bad[1]}] = {samples[bad[0], bad[1]]:.6g} (g_j = {g[bad[1]]:g})."
-            + (
-                " Likely cause: one scaler shared by all workers, or s not max |g|."
-                if np.isclose(abs(samples[bad[0], bad[1]]), np.abs(samples).max())
-                else ""
+    tol = 1e-6 * max(s, 1e-12)
+    kept = (np.abs(samples - s * signs) <= tol) & (signs != 0)
+    zero = np.abs(samples) <= tol
+    if (kept | zero).all():
+        return kept
+    draw, j = (int(i) for i in np.argwhere(~(kept | zero))[0])
+    lines = [
+        f"{label}: every entry must be 0 or s * sign(g_j) with s = {s:g}; draw {draw} has "
+        f"entry [{j}] = {samples[draw, j]:.6g} (g_j = {g[j]:g})."
+    ]
+    nonzero = np.abs(samples[np.abs(samples) > tol])
+    other = float(nonzero.max()) if nonzero.size else 0.0
+    if (
+        nonzero.size
+        and np.allclose(nonzero, other, rtol=1e-6)
+        and np.all((np.abs(samples) <= tol) | (np.abs(samples - other * signs) <= 1e-6 * other))
+    ):
+        lines.append(f"  Every nonzero entry is {other:g} * sign(g_j): the scaler was {other:g}.")
+        if np.isclose(other, np.abs(g).max()) and not np.isclose(s, np.abs(g).max()):
+            lines.append(
+                f"  Likely cause: the given s was ignored and max |g| = {other:g} used instead."
             )
-        )
-        return problems
+    raise CheckFailure("\n".join(lines))
+
+
+def _bit_tests(bits: np.ndarray, p: np.ndarray) -> list[tuple[str, int, int, float, str]]:
+    """The binomial counts a correct TernGrad gives, as (kind, count, trials, probability,
+    what): each entry's keep count; both or neither kept in disjoint pairs of consecutive
+    draws (independence across draws, two offsets); both or neither kept for every pair of
+    random entries of one draw (independence across entries)."""
+    n, d = bits.shape
+    random = [j for j in range(d) if 0 < p[j] < 1]
+    tests = [
+        ("freq", int(bits[:, j].sum()), n, float(p[j]), f"entry [{j}] was kept") for j in range(d)
+    ]
+    for j in random:
+        for offset in (0, 1):
+            m = (n - offset) // 2
+            a, b = bits[offset : offset + 2 * m : 2, j], bits[offset + 1 : offset + 2 * m : 2, j]
+            pairs = f"of the pairs of consecutive draws ({offset} and {offset + 1}, ...)"
+            for kept, count, prob in ((True, a & b, p[j] ** 2), (False, ~a & ~b, (1 - p[j]) ** 2)):
+                what = f"entry [{j}] was {'kept' if kept else 'dropped'} in both {pairs}"
+                tests.append(("draws", int(count.sum()), m, float(prob), what))
+    for j, k in itertools.combinations(random, 2):
+        a, b = bits[:, j], bits[:, k]
+        for kept, count, prob in (
+            (True, a & b, p[j] * p[k]),
+            (False, ~a & ~b, (1 - p[j]) * (1 - p[k])),
+        ):
+            what = f"entries [{j}] and [{k}] were both {'kept' if kept else 'dropped'} in a draw"
+            tests.append(("entries", int(count.sum()), n, float(prob), what))
+    return tests
+
+
+def _tern_law_failures(samples: np.ndarray, g: np.ndarray, s: float, label: str, delta: float):
+    """Every way the draws break TernGrad's law, each test at its share of delta."""
+    bits = _tern_values(samples, g, s, label)
+    p = np.minimum(np.abs(g) / s, 1.0) if s > 0 else np.zeros_like(g)
+    if np.all(bits == (p >= 0.5)) and np.any((p > 0) & (p < 1)):
+        return [
+            f"{label}: every draw is the same vector, {fmt(samples[0])}: the ternary entries "
+            "are not random.\n  Likely cause: rounding |g_j|/s to 0 or 1 (b_j = 1 when "
+            "|g_j|/s >= 0.5) instead of drawing b_j ~ Bernoulli(|g_j|/s)."
+        ]
+    tests = _bit_tests(bits, p)
+    share = delta / len(tests)
+    bad = [t for t in tests if binomial_rejects(t[1], t[2], t[3], share)]
+    if not bad:
+        return []
     n = samples.shape[0]
-    eps = hoeffding_radius(n, s, FALSE_FAIL, dims=g.size)
-    mean = samples.mean(axis=0)
-    worst = int(np.argmax(np.abs(mean - g)))
-    if abs(mean[worst] - g[worst]) > eps:
-        cause = ""
-        p = np.minimum(np.abs(g) / s, 1)
-        if np.all(np.abs(mean - s * signs * (1 - p)) <= eps):
-            cause = " Likely cause: the Bernoulli is inverted (keep with probability 1 - |g_j|/s)."
-        elif np.all(np.abs(mean - s * signs * (p >= 0.5)) <= eps):
-            cause = " Likely cause: rounding instead of sampling (b_j = 1 when |g_j|/s >= 0.5)."
-        problems.append(
-            f"{label}: not unbiased. Over {n} draws the mean of entry [{worst}] is "
-            f"{mean[worst]:.4f}, but E[tern(g)] = g = {g[worst]:g}; a correct implementation "
-            f"stays within {eps:.4f} (Hoeffding bound, false-fail probability < {FALSE_FAIL:g})."
-            + cause
+    lines = []
+    freq = [t for t in bad if t[0] == "freq"]
+    for _, count, trials, prob, what in (freq or bad)[:3]:
+        lo, hi = binomial_interval(trials, prob, share)
+        lines.append(
+            f"  {what}: {count} times in {trials}; with probability {prob:.4g} each time, a "
+            f"correct implementation gives {lo} to {hi} (binomial Chernoff bound; the whole "
+            f"check fails a correct one with probability < {FALSE_FAIL:g})."
         )
-    sq = (samples**2).mean(axis=0)
-    eps2 = hoeffding_radius(n, s * s, FALSE_FAIL, dims=g.size)
-    want = s * np.abs(g)
-    worst = int(np.argmax(np.abs(sq - want)))
-    if abs(sq[worst] - want[worst]) > eps2:
+    if freq:
+        counts = bits.sum(axis=0)
+        inverted = ~binomial_rejects(counts, n, 1 - p, share)[g != 0]
+        lines.insert(
+            0,
+            f"{label}: not unbiased (E[tern(g)] = g needs each entry kept with "
+            "probability |g_j|/s).",
+        )
+        if inverted.all():
+            lines.append(
+                "  Likely cause: the Bernoulli is inverted (every entry is kept with "
+                "probability 1 - |g_j|/s, as the counts show)."
+            )
+    else:
+        lines.insert(0, f"{label}: the draws are not independent Bernoulli variables.")
+    return ["\n".join(lines)]
+
+
+def _same_state_problems(main: list, same: list, other: list, label: str) -> list[str]:
+    """The given generator must decide the draws: the same state gives the same draws,
+    another state other draws."""
+
+    def equal(a: list, b: list) -> bool:
+        return all(
+            all(np.array_equal(x, z) for x, z in zip(u, v, strict=True))
+            if isinstance(u, tuple)
+            else np.array_equal(u, v)
+            for u, v in zip(a, b, strict=True)
+        )
+
+    problems = []
+    if not equal(main[: len(same)], same):
         problems.append(
-            f"{label}: wrong spread. E[tern(g)_j^2] = s |g_j| = {want[worst]:.4f} for entry "
-            f"[{worst}], but the draws give {sq[worst]:.4f} (allowed {eps2:.4f})."
+            f"{label}: called again with the same generator state (rng seeded the same, and "
+            "numpy's, Python's and torch's global generators too), it gave other results: the "
+            "draws depend on something else (a fresh unseeded generator, or a counter or "
+            "state kept between calls). Draw the randomness from rng."
+        )
+    if equal(main[: len(other)], other):
+        problems.append(
+            f"{label}: with another generator state it gave exactly the same {len(other)} "
+            "results: the draws do not depend on the generator (a correct implementation "
+            "repeats them by chance with probability below 1e-20)."
         )
     return problems
 
 
 def terngrad_calls(variant: dict) -> list[Call]:
-    draws = {"repeat": TERN_DRAWS, "timeout": 30}
+    many = {"repeat": TERN_DRAWS, "timeout": 30}
+    few = {"repeat": STATE_DRAWS, "timeout": 30}
+    (r1, s1), (r2, s2), (r3, s3) = TERN_SEEDS["own_s"], TERN_SEEDS["given_s"], TERN_SEEDS["other"]
+    d, d4 = Array((TERN_G.size,)), Array((4,))
+    g = (TERN_G,)
     return [
-        Call("a2.tern.own_s", "terngrad", (TERN_G,), {"rng": Rng(11)}, **draws),
-        Call("a2.tern.given_s", "terngrad", (TERN_G[:4], 5.0), {"rng": Rng(12)}, **draws),
+        Call("a2.tern.own_s", "terngrad", g, {"rng": Rng(r1)}, seed=s1, returns=d, **many),
+        Call(
+            "a2.tern.given_s",
+            "terngrad",
+            (TERN_G[:4], 5.0),
+            {"rng": Rng(r2)},
+            seed=s2,
+            returns=d4,
+            **many,
+        ),
+        Call("a2.tern.same", "terngrad", g, {"rng": Rng(r1)}, seed=s1, returns=d, **few),
+        Call("a2.tern.other", "terngrad", g, {"rng": Rng(r3)}, seed=s3, returns=d, **few),
     ]
 
 
@@ -409,7 +612,7 @@ def terngrad_calls(variant: dict) -> list[Call]:
     "a2.terngrad",
     points=3,
     problem="A2.3",
-    title="TernGrad: values, scaler, unbiasedness, spread",
+    title="TernGrad: values, scaler, unbiased and independent draws from rng",
     function="terngrad",
     calls=terngrad_calls,
 )
@@ -418,16 +621,33 @@ def test_terngrad(sub: Sub) -> None:
         g = case.args[0]
         s = case.args[1] if len(case.args) > 1 else None
         label = f"terngrad(g={fmt(g)}" + (f", s={s:g})" if s else ") with its own s = max|g|")
-        found = _tern_law_failures(
-            _tern_samples(case.value, g.size), g, s or float(np.abs(g).max()), label
+        samples = np.stack(case.value)
+        found = _tern_law_failures(samples, g, s or float(np.abs(g).max()), label, FALSE_FAIL / 2)
+        if found:
+            raise CheckFailure("\n".join(found))
+
+    def state(_: object) -> None:
+        label = f"terngrad(g={fmt(TERN_G)}, rng=...)"
+        main = sub.case("a2.tern.own_s").value
+        found = _same_state_problems(
+            main, sub.case("a2.tern.same").value, sub.case("a2.tern.other").value, label
         )
         if found:
             raise CheckFailure("\n".join(found))
 
-    credit_parts(sub.cases(), law, separator="\n")
-
-
-SURE = 1 - 1e-12  # a keep-probability this close to 1 is 1: that entry is always kept
+    # Drawing from the generator earns nothing by itself (wrong rules can do it too): a
+    # submission whose draws ignore it fails the whole check, whatever its laws.
+    try:
+        state(None)
+    except CheckFailure as failure:
+        laws = []
+        for case in (sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")):
+            try:
+                law(case)
+            except CheckFailure as other:
+                laws.append(str(other))
+        raise CheckFailure("\n".join([str(failure), *laws])) from None
+    credit_parts([sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")], law, separator="\n")
 
 
 @functools.cache
@@ -436,102 +656,131 @@ def _combos(n: int) -> np.ndarray:
     return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
 
 
-def _tern_steps_ok(W_hist, X, y, lr, scaler, clip) -> np.ndarray:
+def _tern_steps_ok(W_hist, X, y, lr, scaler, clip, law: str = "correct") -> np.ndarray:
     """Whether each step W[k] -> W[k+1] is an average of per-worker ternary vectors at W[k].
 
     W_hist: (..., K+1, d); returns (..., K) booleans. Entry j of worker i is 0 or
     s sign(g_ij); when its keep-probability min(|g_ij|/s, 1) is 1 (the largest entry under
-    s = max |g|, or a clipped entry under s = T) it is always s sign(g_ij): Bernoulli(1) never
-    draws 0, so this holds for every correct implementation.
+    s = max |g|, or an entry clipped with room to spare under s = T) it is always kept:
+    Bernoulli(1) never draws 0, so this holds for every correct implementation. An entry
+    whose gradient is within F32_MARGIN of the clipping threshold may be kept or not: a
+    float32 run may see it a hair under T, with probability a hair under 1.
+
+    `law` names a mistake instead, to test whether it explains the steps: "global_scaler"
+    (one s = max |g| over all workers), "scaler_ignored" (each worker's own max |g| instead of
+    the given s), "unclipped" (clip ignored), "summed" (no averaging), "inverted" (kept with
+    probability 1 - p, so an entry of probability 1 is never kept).
     """
     n = X.shape[0]
     W, W_next = W_hist[..., :-1, :], W_hist[..., 1:, :]
-    G = _worker_grads(W, X, y, clip)  # (..., K, n, d)
-    s = np.abs(G).max(axis=-1) if scaler is None else np.full(G.shape[:-1], float(scaler))
+    use_clip = None if law == "unclipped" else clip
+    raw = _worker_grads(W, X, y)  # (..., K, n, d)
+    G = raw if use_clip is None else ref.clip_gradient(raw.ravel(), use_clip).reshape(raw.shape)
+    if scaler is not None and law != "scaler_ignored":
+        s = np.full(G.shape[:-1], float(scaler))
+    elif law == "global_scaler":
+        s = np.broadcast_to(np.abs(G).max(axis=(-2, -1))[..., None], G.shape[:-1])
+    else:
+        s = np.abs(G).max(axis=-1)
     full = s[..., None] * np.sign(G)
-    sure = (np.abs(G) >= SURE * s[..., None]) & (s[..., None] > 0)
+    sure = (np.abs(G) >= (1 - 1e-12) * s[..., None]) & (s[..., None] > 0)
+    if use_clip is not None:  # near the clipping threshold, float32 may fall either side
+        sure &= ~(np.abs(np.abs(raw) - use_clip) <= F32_MARGIN * use_clip)
     kept = np.where(sure, full, 0.0).sum(axis=-2)  # (..., K, d)
     maybe = np.where(sure, 0.0, full)  # (..., K, n, d)
+    if law == "inverted":  # kept with probability 1 - p: the sure entries are never kept
+        kept = np.zeros_like(kept)
     totals = kept[..., None, :] + np.einsum("cn,...nd->...cd", _combos(n), maybe)
-    steps = W[..., None, :] - lr * totals / n  # (..., K, 2^n, d)
+    scale = lr if law == "summed" else lr / n
+    steps = W[..., None, :] - scale * totals  # (..., K, 2^n, d)
     # rounding grows with the operands (|W| and the step), not the result, which is small
     # when an entry crosses zero
-    tol = ATOL + RTOL * (np.abs(steps) + np.abs(W)[..., None, :] + lr * np.abs(totals) / n)
+    tol = ATOL + RTOL * (np.abs(steps) + np.abs(W)[..., None, :] + scale * np.abs(totals))
     per_coord = np.abs(steps - W_next[..., None, :]) <= tol  # (..., K, 2^n, d)
     return np.all(per_coord.any(axis=-2), axis=-1)
 
 
-def _check_tern_runs(case: Case, variant: dict, label: str) -> list[str]:
-    """100 seeded TernGrad runs: every step an average of per-worker ternary vectors, the
-    runs random, and their final losses distributed as the reference's."""
-    X, y, lr, steps, clip = _run_settings(case, variant)
+TERN_MISTAKES = (
+    (
+        "global_scaler",
+        "one scaler for all workers (the largest |g| over every worker); each worker "
+        "ternarizes its own gradient with its own s = max |g_i|.",
+    ),
+    (
+        "scaler_ignored",
+        "the given scaler was ignored: each worker used its own max |g| instead of s = T.",
+    ),
+    ("unclipped", "the gradients were not clipped into [-T, T] before TernGrad."),
+    ("summed", "the ternary gradients were summed instead of averaged."),
+    (
+        "inverted",
+        "the Bernoulli is inverted: entries whose keep-probability is 1 were dropped "
+        "(kept with probability 1 - |g_j|/s).",
+    ),
+)
+
+
+def _tern_step_failure(histories, X, y, lr, scaler, clip, ok, label) -> str:
+    """The first step that is no average of ternary gradients, and the catalogued mistake
+    whose law explains every such step (from the first bad one on), if one does."""
+    r, k = (int(i) for i in np.argwhere(~ok)[0])
+    lines = [
+        f"{label}: run {r}, step {k + 1}: W moved from {fmt(histories[r][k])} to "
+        f"{fmt(histories[r][k + 1])}, which is not an average of ternary gradients: each "
+        "worker ternarizes its own (clipped) gradient with s = "
+        f"{'max |g_i| of that worker' if scaler is None else f'{scaler:g}'}, keeping every "
+        "entry whose probability |g_j|/s is 1; the server averages the ternary vectors."
+    ]
+    for law, cause in TERN_MISTAKES:
+        if (law == "unclipped" and clip is None) or (law == "scaler_ignored" and scaler is None):
+            continue
+        with np.errstate(all="ignore"):
+            wrong = _tern_steps_ok(histories, X, y, lr, scaler, clip, law)
+        if wrong[r, k:].all() and wrong[~ok].all():
+            lines.append(f"  Likely cause: {cause}")
+            break
+    else:
+        lines.append("  No catalogued mistake explains these steps.")
+    return "\n".join(lines)
+
+
+def _check_tern_runs(sub: Sub, prefix: str, label: str) -> list[str]:
+    """100 seeded TernGrad runs: every step an average of per-worker ternary vectors, every
+    run's losses those of its own weights, the runs decided by the generator, and their
+    final losses (recomputed from the weights) distributed as the reference's."""
+    case = sub.case(prefix)
+    X, y, lr, steps, clip = _run_settings(case, sub.variant)
     scaler = case.kwargs.get("scaler")
-    value = case.value
-    if not isinstance(value, list) or len(value) != TERN_RUNS:
-        raise CheckFailure(f"{label}: the harness expected {TERN_RUNS} runs.")
-    finals, histories = [], []
-    for r, run in enumerate(value):
-        if not isinstance(run, tuple | list) or len(run) != 2:
-            raise CheckFailure(f"{label}: expected (W_hist, losses), got {type(run).__name__}.")
-        W_hist = as_array(run[0], f"{label}: W_hist", (steps + 1, X.shape[1]))
-        losses = as_array(run[1], f"{label}: losses", (steps, X.shape[0]))
-        if not np.allclose(W_hist[0], 0):
-            raise CheckFailure(f"{label}: W_hist[0] must be the start W = 0.")
-        if r < 5:
-            expected_losses = (W_hist[1:] @ X.T - y) ** 2
-            mistakes = [
-                Mistake(
-                    "losses were recorded before each step; record them after it.",
-                    lambda W_hist=W_hist: (W_hist[:-1] @ X.T - y) ** 2,
-                ),
-                Mistake(
-                    "the loss is missing its square.", lambda W_hist=W_hist: W_hist[1:] @ X.T - y
-                ),
-            ]
-            assert_close(
-                losses,
-                expected_losses,
-                rtol=RTOL,
-                atol=1e-9 * max(1.0, float(y @ y)),
-                what=f"{label}, run {r}: losses[k, i] = (X_i W_(k+1) - y_i)^2",
-                mistakes=mistakes,
-            )
-        histories.append(W_hist)
-        finals.append(np.log10(losses[-1].sum() + 1e-300))
+    runs = case.value
+    histories = np.stack([run[0] for run in runs])
+    losses = np.stack([run[1] for run in runs])
+    if not np.all(np.abs(histories[:, 0]) <= ATOL):
+        raise CheckFailure(f"{label}: W_hist[0] must be the start W = 0.")
     with np.errstate(all="ignore"):  # inf or nan in a run fails below, with its run and step
-        ok = _tern_steps_ok(np.stack(histories), X, y, lr, scaler, clip)  # every step's law
+        ok = _tern_steps_ok(histories, X, y, lr, scaler, clip)  # every step's law
     if not ok.all():
-        r, k = (int(i) for i in np.argwhere(~ok)[0])
-        hint = (
-            "each worker ternarizes its own (clipped) gradient with s = "
-            f"{'max |g_i| of that worker' if scaler is None else f'{scaler:g}'}, "
-            "keeping every entry whose probability |g_j|/s is 1; the server "
-            "averages the ternary vectors."
-        )
-        raise CheckFailure(
-            f"{label}: run {r}, step {k + 1}: W moved from {fmt(histories[r][k])} to "
-            f"{fmt(histories[r][k + 1])}, which is not an average of ternary gradients "
-            f"({hint})\n  Likely causes: one scaler for all workers, a gradient "
-            "clipped the wrong way or not at all, a wrong gradient, or a sum "
-            "instead of an average."
-        )
-    finals = np.array(finals)
+        raise CheckFailure(_tern_step_failure(histories, X, y, lr, scaler, clip, ok, label))
+    _check_losses(histories, losses, X, y, label)
+    problems = _same_state_problems(
+        runs, sub.case(f"{prefix}.same").value, sub.case(f"{prefix}.other").value, label
+    )
+    if problems:
+        return problems
+    finals = np.log10(np.sum((histories[:, -1] @ X.T - y) ** 2, axis=1) + 1e-300)
     if np.ptp(finals) == 0:
         return [
             f"{label}: all {TERN_RUNS} runs, each with its own random stream, ended with exactly "
-            "the same loss: the ternary gradients are not random.\n  Likely causes: rounding "
-            "|g_j|/s instead of sampling, or ignoring the rng argument and reseeding."
+            "the same loss: the ternary gradients are not random."
         ]
     refs = _reference_finals(X, y, lr, steps, scaler, clip)
     dist = ks_statistic(finals, refs)
     crit = ks_critical(TERN_RUNS, REF_RUNS, FALSE_FAIL)
     if dist > crit:
         return [
-            f"{label}: over {TERN_RUNS} seeds, the distribution of the final log10 loss differs "
-            f"from the reference's (Kolmogorov-Smirnov distance {dist:.3f} > {crit:.3f}, "
-            f"false-fail probability < {FALSE_FAIL:g}). Your median {np.median(finals):.2f}, "
-            f"reference median {np.median(refs):.2f}. Likely cause: the keep-probability is not "
-            "|g_j| / s (inverted or rounded)."
+            f"{label}: over {TERN_RUNS} seeds, the distribution of the final loss differs from "
+            "the one correct TernGrad runs give (Kolmogorov-Smirnov test, false-fail "
+            f"probability < {FALSE_FAIL:g}), although every step is an average of ternary "
+            "gradients: the entries are kept with other probabilities than |g_j| / s."
         ]
     return []
 
@@ -553,12 +802,35 @@ def _reference_finals(X, y, lr, steps, scaler, clip) -> np.ndarray:
     return cached_array(key, compute)
 
 
+def _tern_run_calls(prefix: str, X, y, kwargs: dict, seeds: tuple[int, int, int]) -> list[Call]:
+    """The graded runs, the same-state runs and the other-state runs of one configuration."""
+    spec = _run_spec(TERN_STEPS, X.shape[0], X.shape[1])
+    main, other_rng, other_global = seeds
+    out = []
+    for suffix, rng, seed, repeat in (
+        ("", main, main + 600, TERN_RUNS),
+        (".same", main, main + 600, STATE_RUNS),
+        (".other", other_rng, other_global, STATE_RUNS),
+    ):
+        kw = {**kwargs, "steps": TERN_STEPS, "rng": Rng(rng)}
+        out.append(
+            Call(
+                f"{prefix}{suffix}",
+                "train_distributed",
+                (X, y),
+                kw,
+                repeat=repeat,
+                timeout=60,
+                seed=seed,
+                returns=spec,
+            )
+        )
+    return out
+
+
 def train_terngrad_calls(variant: dict) -> list[Call]:
     X, y, _ = _data(variant)
-    kwargs = {"ternary": True, "steps": TERN_STEPS, "rng": Rng(13)}
-    return [
-        Call("a2.train.tern", "train_distributed", (X, y), kwargs, repeat=TERN_RUNS, timeout=60)
-    ]
+    return _tern_run_calls("a2.train.tern", X, y, {"ternary": True}, (13, 23, 623))
 
 
 @check(
@@ -570,17 +842,29 @@ def train_terngrad_calls(variant: dict) -> list[Call]:
     calls=train_terngrad_calls,
 )
 def test_train_terngrad(sub: Sub) -> None:
-    (case,) = sub.cases()
-    problems = _check_tern_runs(case, sub.variant, "train_distributed(ternary=True)")
+    problems = _check_tern_runs(sub, "a2.train.tern", "train_distributed(ternary=True)")
     if problems:
         raise CheckFailure("\n".join(problems))
 
 
 # --------------------------------------------------------------------------- A2.4
-def clip_calls(variant: dict) -> list[Call]:
+def draw_clip_case(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A hidden gradient and threshold: entries above T, below -T and inside (|g_j| != T),
+    so that clipping by norm or on one side only gives other vectors."""
+    T = float(rng.choice([1.5, 2.0, 3.0, 5.0]))
+    high = T + rng.integers(1, 12, size=2) / 2
+    inside = (rng.integers(-7, 8, size=3) / 8) * T
+    inside[inside == 0] = T / 4
+    g = np.concatenate([high[:1], -high[1:], inside])
+    return rng.permutation(g), T
+
+
+def clip_calls(variant: dict, seed: int) -> list[Call]:
+    rng = np.random.default_rng(seed)
+    cases = [draw_clip_case(rng) for _ in range(2)]
     return [
-        Call("a2.clip.1", "clip_gradient", (np.array([-7.0, 0.5, 3.0, -2.0]), 2.0)),
-        Call("a2.clip.2", "clip_gradient", (np.array([10.0, -10.0, 1.0]), 5.0)),
+        Call(f"a2.clip.{i + 1}", "clip_gradient", (g, T), returns=Array((g.size,)))
+        for i, (g, T) in enumerate(cases)
     ]
 
 
@@ -621,8 +905,9 @@ def test_clip(sub: Sub) -> None:
 
 def train_clip_calls(variant: dict) -> list[Call]:
     X, y, a2 = _data(variant)
+    spec = _run_spec(int(a2["steps"]), 3, 3)
     return [
-        Call(f"a2.train.clip{T:g}", "train_distributed", (X, y), {"clip": float(T)})
+        Call(f"a2.train.clip{T:g}", "train_distributed", (X, y), {"clip": float(T)}, returns=spec)
         for T in a2["clip_T"]
     ]
 
@@ -643,12 +928,8 @@ def test_train_clip(sub: Sub) -> None:
 def train_tern_clip_calls(variant: dict) -> list[Call]:
     X, y, a2 = _data(variant)
     T = float(a2["tern_clip_T"])
-    kwargs = {"clip": T, "ternary": True, "scaler": T, "steps": TERN_STEPS, "rng": Rng(14)}
-    return [
-        Call(
-            "a2.train.tern_clip", "train_distributed", (X, y), kwargs, repeat=TERN_RUNS, timeout=60
-        )
-    ]
+    kwargs = {"clip": T, "ternary": True, "scaler": T}
+    return _tern_run_calls("a2.train.tern_clip", X, y, kwargs, (14, 24, 624))
 
 
 @check(
@@ -660,20 +941,29 @@ def train_tern_clip_calls(variant: dict) -> list[Call]:
     calls=train_tern_clip_calls,
 )
 def test_train_tern_clip(sub: Sub) -> None:
-    (case,) = sub.cases()
+    case = sub.case("a2.train.tern_clip")
     T = float(case.kwargs["clip"])
     label = f"train_distributed(clip={T:g}, ternary=True, scaler={T:g})"
     result = case.result
+    X, y, _ = _data(sub.variant)
+    unclipped_p = np.abs(_worker_grads(np.zeros(X.shape[1]), X, y)).max() / T  # at W_0 = 0
     if (
         result.status == "error"
         and "ValueError" in result.error
-        and ("p" in result.error or "probab" in result.error)
+        and _probability_error(result.error)
+        and unclipped_p > 1
     ):
         raise CheckFailure(
             f"{label} raised {result.error}\n"
             "  Likely cause: with s = T the keep-probability |g_j|/s exceeds 1 unless the "
             "gradient is clipped into [-T, T] first."
         )
-    problems = _check_tern_runs(case, sub.variant, label)
+    problems = _check_tern_runs(sub, "a2.train.tern_clip", label)
     if problems:
         raise CheckFailure("\n".join(problems))
+
+
+def _probability_error(error: str) -> bool:
+    """Whether numpy's error says a probability exceeds 1 (what an unclipped gradient with
+    s = T gives rng.binomial); the check also confirms that some |g_j| / T at W_0 is above 1."""
+    return any(w in error for w in ("p > 1", "probabilit", "0 <= p <= 1"))

@@ -1,39 +1,103 @@
 """Hidden checks for A4: EIE-style CSC encoding, its storage cost, and the A4.3 formulas.
 
-The pointer array may be given with or without its final entry (len(v)); storage counts
-and the A4.3 formulas are accepted under either convention, as long as one is used
-consistently.
+Besides the student's own matrix and the EIE paper's column (both public), csc_encode and
+csc_storage_bits run on hidden sparse matrices drawn for each submission, with the
+structure every catalogued mistake gets wrong (runs of zeros longer than 2^b - 1 before a
+nonzero, trailing zeros longer than that, an empty column); the A4.3 formulas on hidden
+(M, N, K), with a case where K makes CSC exactly as large as dense under each pointer
+convention. Feedback on one submission therefore never answers the next one's cases.
+
+Conventions accepted (from the problem text): the pointer array with or without its final
+entry (len(v)), for the arrays, the storage counts and the A4.3 formulas alike, as long as
+one is used consistently; v, z, p as lists or arrays of ints or floats (z and p whole).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import numpy as np
 
-from autograder.checking.compare import as_array, describe, fmt
+from autograder.checking.compare import fmt
 from autograder.checking.credit import credit_parts
+from autograder.checking.returns import Array, Dict, Number, Tuple
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
 from effdl import csc as ref
 
-# Grader-chosen matrices: the paper's column, and sparse matrices with long zero runs.
+# The EIE paper's column: public, in the notebook's text.
 PAPER_COLUMN = np.array([0, 0, 1, 2] + [0] * 18 + [3], dtype=float).reshape(-1, 1)
+ENCODING = Tuple(
+    Array((None,)), Array((None,), whole=True), Array((None,), whole=True), names=("v", "z", "p")
+)
+PROBE_SHAPES = (((12, 6), 1, 0.25), ((16, 5), 3, 0.2), ((20, 4), 2, 0.1))
 
 
-def _probe(seed: int, shape: tuple[int, int], density: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _probe(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
     M = rng.integers(1, 9, size=shape).astype(float) * (rng.random(shape) < density)
     M[:, -1] = 0  # one empty column
     return M
 
 
-PROBES = [(_probe(1, (12, 6), 0.25), 1), (_probe(2, (16, 5), 0.2), 3), (_probe(3, (20, 4), 0.1), 2)]
-FORMULA_CASES = [(4, 4, 3), (6, 5, 10), (8, 8, 100), (3, 7, 0)]
-# (7, 0) with the final pointer entry and (4, 4) without it are cases where some K makes CSC
-# exactly as large as dense: they tell "strictly smaller" from "at most as large".
-MAXK_CASES = [(4, 4), (6, 5), (8, 8), (10, 6), (7, 0)]
+def draw_probes(seed: int) -> list[tuple[np.ndarray, int]]:
+    """Hidden matrices for one submission (shapes and index bits as PROBE_SHAPES), redrawn
+    until every catalogued wrong encoder gets at least one of them wrong."""
+    rng = np.random.default_rng(seed)
+    while True:
+        probes = [(_probe(rng, shape, density), bits) for shape, bits, density in PROBE_SHAPES]
+        if all(
+            any(_differs(_wrong_encode(M, b, kind), ref.csc_encode(M, b)) for M, b in probes)
+            for kind in MISTAKE_CAUSES
+        ):
+            return probes
+
+
+def _differs(a: tuple, b: tuple) -> bool:
+    return any(
+        np.asarray(x).shape != np.asarray(y).shape or not np.array_equal(x, y)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def draw_formula_cases(seed: int) -> list[tuple[int, int, int]]:
+    """Hidden (M, N, K) for csc_size_formula: M in 2..9, N in 0..7, K up to 2^(M-1); one
+    case with K = 0 (the pointers alone)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(3):
+        M, N = int(rng.integers(2, 10)), int(rng.integers(0, 8))
+        cases.append((M, N, int(rng.integers(1, 2 ** (M - 1) + 1))))
+    M, N = int(rng.integers(2, 10)), int(rng.integers(0, 8))
+    cases.insert(int(rng.integers(0, 4)), (M, N, 0))
+    return cases
+
+
+def _exactly_dense(M: int, N: int, final_pointer: bool) -> bool:
+    """Whether some K makes CSC exactly as large as dense (then "<" and "<=" differ)."""
+    spare = 4 * 2 ** (M + N) - ref.csc_size_formula(M, N, 0, final_pointer)
+    return spare >= 0 and spare % (8 * 2**N) == 0
+
+
+_EXACT = {
+    final: [
+        (M, N)
+        for M, N in itertools.product(range(2, 13), range(0, 9))
+        if _exactly_dense(M, N, final)
+    ]
+    for final in (True, False)
+}
+
+
+def draw_max_k_cases(seed: int) -> list[tuple[int, int]]:
+    """Hidden (M, N) for csc_max_K: three of M in 2..12, N in 0..8, and one case where some K
+    makes CSC exactly as large as dense with the final pointer entry and one without it:
+    they tell "strictly smaller" from "at most as large" under either convention."""
+    rng = np.random.default_rng(seed)
+    cases = [(int(rng.integers(2, 13)), int(rng.integers(0, 9))) for _ in range(3)]
+    cases += [_EXACT[final][int(rng.integers(len(_EXACT[final])))] for final in (True, False)]
+    return [cases[i] for i in rng.permutation(len(cases))]
 
 
 def _matrix(variant: dict) -> tuple[np.ndarray, dict]:
@@ -96,17 +160,11 @@ def _pointer_ok(p: np.ndarray, p_ref: np.ndarray) -> bool:
 
 def _encode_problem(case: Case, label: str) -> str:
     M, bits = case.args
-    value = case.value
-    if not isinstance(value, tuple | list) or len(value) != 3:
-        return f"{label}: expected (v, z, p), got {describe(value)}."
-    v_ref, z_ref, p_ref = ref.csc_encode(M, bits)
     try:
-        v = as_array(value[0], f"{label}: v")
-        z = as_array(value[1], f"{label}: z")
-        p = as_array(value[2], f"{label}: p")
+        v, z, p = case.value
     except CheckFailure as exc:
-        return str(exc)
-    v, z, p = v.reshape(-1), z.reshape(-1), p.reshape(-1)
+        return f"{label}: {exc}"
+    v_ref, z_ref, p_ref = ref.csc_encode(M, bits)
     ok_v = v.shape == v_ref.shape and np.allclose(v, v_ref, rtol=0, atol=1e-9)
     ok_z = z.shape == z_ref.shape and np.array_equal(z, z_ref)
     if ok_v and ok_z and _pointer_ok(p, p_ref):
@@ -139,13 +197,16 @@ def _encode_problem(case: Case, label: str) -> str:
     return "\n".join(lines)
 
 
-def encode_calls(variant: dict) -> list[Call]:
+def encode_calls(variant: dict, seed: int) -> list[Call]:
     M, a4 = _matrix(variant)
     out = [
-        Call("a4.enc.own", "csc_encode", (M, int(a4["index_bits"]))),
-        Call("a4.enc.paper", "csc_encode", (PAPER_COLUMN, 4)),
+        Call("a4.enc.own", "csc_encode", (M, int(a4["index_bits"])), returns=ENCODING),
+        Call("a4.enc.paper", "csc_encode", (PAPER_COLUMN, 4), returns=ENCODING),
     ]
-    return out + [Call(f"a4.enc.probe{i}", "csc_encode", (P, b)) for i, (P, b) in enumerate(PROBES)]
+    return out + [
+        Call(f"a4.enc.probe{i}", "csc_encode", (P, b), returns=ENCODING)
+        for i, (P, b) in enumerate(draw_probes(seed))
+    ]
 
 
 def _encode_label(case: Case) -> str:
@@ -154,7 +215,7 @@ def _encode_label(case: Case) -> str:
     if case.id == "a4.enc.paper":
         return "csc_encode(the EIE paper's column)"
     rows, cols = case.args[0].shape
-    return f"csc_encode({rows}x{cols} test matrix)"
+    return f"csc_encode({rows}x{cols} hidden matrix)"
 
 
 @check(
@@ -171,7 +232,7 @@ def test_encode(sub: Sub) -> None:
         if problem:
             raise CheckFailure(problem)
 
-    weights = [0.4, 0.2] + [0.4 / len(PROBES)] * len(PROBES)
+    weights = [0.4, 0.2] + [0.4 / len(PROBE_SHAPES)] * len(PROBE_SHAPES)
     credit_parts(sub.cases(), encoding, weights)
 
 
@@ -182,13 +243,10 @@ KEYS = ("values", "index", "pointer", "total", "dense", "ratio")
 def _bits_problem(case: Case) -> str:
     M, bits, value_bits = case.args
     label = f"csc_storage_bits(M, index_bits={bits}, value_bits={value_bits})"
-    got = case.value
-    if not isinstance(got, dict) or not all(k in got for k in KEYS):
-        return f"{label}: expected a dict with keys {list(KEYS)}, got {describe(got)}."
     try:
-        numbers = {k: float(as_array(got[k], f"{label}['{k}']", ())) for k in KEYS}
+        numbers = case.value
     except CheckFailure as exc:
-        return str(exc)
+        return f"{label}: {exc}"
     conventions = {
         True: ref.csc_storage_bits(M, bits, value_bits, True),
         False: ref.csc_storage_bits(M, bits, value_bits, False),
@@ -215,12 +273,20 @@ def _bits_problem(case: Case) -> str:
     return "\n".join(lines)
 
 
-def storage_calls(variant: dict) -> list[Call]:
+STORAGE = Dict({k: Number() for k in KEYS})
+
+
+def storage_calls(variant: dict, seed: int) -> list[Call]:
     M, a4 = _matrix(variant)
     own = (M, int(a4["index_bits"]), int(a4["value_bits"]))
+    rng = np.random.default_rng(seed)
+    P, bits = draw_probes(seed)[int(rng.integers(len(PROBE_SHAPES)))]
+    value_bits = int(rng.choice([4, 8, 16]))
+    if value_bits == bits:  # the "index counted with the value width" mistake must show
+        value_bits *= 2
     return [
-        Call("a4.bits.own", "csc_storage_bits", own),
-        Call("a4.bits.probe", "csc_storage_bits", (PROBES[1][0], 3, 16)),
+        Call("a4.bits.own", "csc_storage_bits", own, returns=STORAGE),
+        Call("a4.bits.probe", "csc_storage_bits", (P, bits, value_bits), returns=STORAGE),
     ]
 
 
@@ -248,7 +314,7 @@ def _consistent(runs: list[Case], fn, what: str, mistakes=()) -> None:
     `mistakes` are (cause, wrong fn) pairs, tried under both conventions to name the cause.
     """
     cases = [run.args for run in runs]
-    got = [float(as_array(run.value, f"{what}{run.args}", ())) for run in runs]
+    got = [run.value for run in runs]
 
     def matches(f) -> bool:
         for final in (True, False):
@@ -310,12 +376,18 @@ def _max_k_mistakes():
     ]
 
 
-def formula_calls(variant: dict) -> list[Call]:
-    return [Call(f"a4.formula.{i}", "csc_size_formula", c) for i, c in enumerate(FORMULA_CASES)]
+def formula_calls(variant: dict, seed: int) -> list[Call]:
+    return [
+        Call(f"a4.formula.{i}", "csc_size_formula", c, returns=Number())
+        for i, c in enumerate(draw_formula_cases(seed))
+    ]
 
 
-def max_k_calls(variant: dict) -> list[Call]:
-    return [Call(f"a4.maxk.{i}", "csc_max_K", c) for i, c in enumerate(MAXK_CASES)]
+def max_k_calls(variant: dict, seed: int) -> list[Call]:
+    return [
+        Call(f"a4.maxk.{i}", "csc_max_K", c, returns=Number())
+        for i, c in enumerate(draw_max_k_cases(seed))
+    ]
 
 
 @check(

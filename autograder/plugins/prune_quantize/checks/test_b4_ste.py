@@ -1,8 +1,17 @@
 """Hidden checks for B4(a): the STE in FP_layers.py, forward and backward.
 
-The forward pass is compared with effdl.quant on fixed tensors; a value that sits exactly
-half-way between two levels may round either way. The backward pass must hand the
-upstream gradient to w unchanged, with one return value per forward input.
+The forward pass is compared with effdl.quant on hidden tensors drawn for each submission;
+a value that sits exactly half-way between two levels may round either way. The backward
+pass must hand the upstream gradient to w unchanged, with one return value per forward
+input; one backward case has weights and upstream gradients well outside [-1, 1], where a
+clipped gradient (hardtanh's STE) differs.
+
+Conventions accepted (from the problem text): float32 or float64 arithmetic; round half
+up, down or to even at an exact half-way value; the zero mask from `w != 0` or `w == 0`
+inverted the right way; backward returning (grad, None, None) or (grad, None) plus None
+for symmetric when it is given. Code the course's starter gives (the `bit is None` and
+`bit == 0` branches) earns nothing by itself: the guard check's points come from the cases
+a student writes (all weights equal, all zero), and the given branches must still work.
 """
 
 from __future__ import annotations
@@ -10,55 +19,88 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograder.checking.compare import Mistake, as_array, describe, mismatch_message
+from autograder.checking.compare import Mistake, mismatch_message
 from autograder.checking.credit import credit_parts
+from autograder.checking.returns import Array, Dict, Optional, Text
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
 from effdl.quant import quantize
 
 RTOL, ATOL = 1e-5, 1e-6
+GROUPS = {  # name: (bit, symmetric, group); the tensors are drawn per submission
+    "asym2": (2, False, "asym"),
+    "asym3": (3, False, "asym"),
+    "asym4": (4, False, "asym"),
+    "zeros3": (3, False, "zeros"),
+    "zeros2": (2, False, "zeros"),
+    "sym3": (3, True, "sym"),
+    "sym4_zeros": (4, True, "sym"),
+    "none": (None, False, "given"),
+    "zero_bits": (0, False, "given"),
+    "all_equal": (3, False, "guard"),
+    "all_zero": (3, False, "guard"),
+}
+BACKWARD = ("backward", "backward_large")
 
 
-def _tensor(seed: int, n: int, zeros: float = 0.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal(n).astype(np.float32) * 0.3
+def _tensor(rng: np.random.Generator, n: int, zeros: float = 0.0, scale: float = 0.3):
+    w = rng.standard_normal(n).astype(np.float32) * scale
     if zeros:
         w[rng.random(n) < zeros] = 0.0
     return w
 
 
-DENSE = _tensor(1, 40)
-SPARSE = _tensor(2, 40, zeros=0.4)
-UPSTREAM = _tensor(3, 40)
-FORWARD_CASES = {  # name: (w, bit, symmetric, group)
-    "asym2": (DENSE, 2, False, "asym"),
-    "asym3": (DENSE, 3, False, "asym"),
-    "asym4": (_tensor(4, 30).reshape(5, 6), 4, False, "asym"),
-    "zeros3": (SPARSE, 3, False, "zeros"),
-    "zeros2": (SPARSE, 2, False, "zeros"),
-    "sym3": (DENSE, 3, True, "sym"),
-    "sym4_zeros": (SPARSE, 4, True, "sym"),
-    "none": (DENSE, None, False, "guard"),
-    "zero_bits": (DENSE, 0, False, "guard"),
-    "all_equal": (np.array([0.5, 0.5, 0.0, 0.5], dtype=np.float32), 3, False, "guard"),
-    "all_zero": (np.zeros(6, dtype=np.float32), 3, False, "guard"),
-}
+def draw_cases(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Every STE case's tensor (and upstream gradient, for the backward cases) for one
+    submission: dense and 40%-sparse tensors, a 5x6 one, equal weights beside a zero, all
+    zeros, and for backward a sparse tensor with |w| and |upstream| inside [-1, 1] and one
+    with both spread over about [-4, 4]."""
+    rng = np.random.default_rng(seed)
+    dense, sparse = _tensor(rng, 40), _tensor(rng, 40, zeros=0.4)
+    level = np.float32(rng.choice([0.25, 0.5, -0.75, 1.5]))
+    equal = np.array([level, level, 0.0, level], dtype=np.float32)
+    tensors = {
+        "asym2": dense,
+        "asym3": dense,
+        "asym4": _tensor(rng, 30).reshape(5, 6),
+        "zeros3": sparse,
+        "zeros2": sparse,
+        "sym3": dense,
+        "sym4_zeros": sparse,
+        "none": dense,
+        "zero_bits": dense,
+        "all_equal": equal,
+        "all_zero": np.zeros(6, dtype=np.float32),
+    }
+    out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
+        k: (w, None) for k, w in tensors.items()
+    }
+    small = np.clip(_tensor(rng, 40, zeros=0.4), -0.95, 0.95)
+    out["backward"] = (small, np.clip(_tensor(rng, 40), -0.95, 0.95))
+    out["backward_large"] = (_tensor(rng, 40, zeros=0.4, scale=2.0), _tensor(rng, 40, scale=2.0))
+    return out
 
 
-def ste_calls(variant: dict) -> list[Call]:
-    """Every STE case: the forward cases of each group, then one backward case."""
-    out = [
-        Call(
-            f"b4.ste.{name}",
-            "STE",
-            mode="ste",
-            kwargs={"w": w, "bit": bit, "symmetric": sym, "upstream": None},
+def ste_calls(variant: dict, seed: int) -> list[Call]:
+    """Every STE case: the forward cases of each group, then the backward cases."""
+    cases = draw_cases(seed)
+    out = []
+    for name, (w, up) in cases.items():
+        bit, sym = (3, False) if name in BACKWARD else GROUPS[name][:2]
+        fields = {"forward": Array(w.shape)}
+        if up is not None:
+            fields |= {"grad": Optional(Array(w.shape)), "backward_error": Text()}
+        out.append(
+            Call(
+                f"b4.ste.{name}",
+                "STE",
+                mode="ste",
+                kwargs={"w": w, "bit": bit, "symmetric": sym, "upstream": up},
+                returns=Dict(fields, optional=frozenset({"grad", "backward_error"})),
+            )
         )
-        for name, (w, bit, sym, _) in FORWARD_CASES.items()
-    ]
-    backward = {"w": SPARSE, "bit": 3, "symmetric": False, "upstream": UPSTREAM}
-    return [*out, Call("b4.ste.backward", "STE", mode="ste", kwargs=backward)]
+    return out
 
 
 def _expected(w: np.ndarray, bit, symmetric: bool) -> np.ndarray:
@@ -92,38 +134,39 @@ def _levels_ok(got: np.ndarray, w: np.ndarray, bit, symmetric: bool) -> np.ndarr
 
 
 def _forward_problem(case: Case) -> str:
-    name = case.id.removeprefix("b4.ste.")
-    w, bit, sym, _ = FORWARD_CASES[name]
+    w, bit, sym = case.kwargs["w"], case.kwargs["bit"], case.kwargs["symmetric"]
     what = f"STE.apply(w, bit={bit}, symmetric={sym}) on a {w.shape} tensor" + (
         " with zeros" if np.any(w == 0) else ""
     )
-    out = case.value
-    if not isinstance(out, dict) or "forward" not in out:
-        return f"{what}: unexpected result {describe(out)}."
-    got = as_array(out["forward"], what, w.shape)
+    try:
+        got = case.value["forward"]
+    except CheckFailure as failure:
+        return f"{what}: {failure}"
     if np.all(_levels_ok(got, w, bit, sym)):
         return ""
     want = _expected(w, bit, sym)
     mistakes = _mistakes(w, bit, sym)
     message = mismatch_message(got.reshape(-1), want.reshape(-1), RTOL, ATOL, what, mistakes)
     if "Likely cause" not in message:
-        hint = _guard_hint(got, w, bit)
-        message += f"\n  Likely cause: {hint}" if hint else ""
+        message += _guard_hint(got, w, bit)
     return message
 
 
 def _guard_hint(got: np.ndarray, w: np.ndarray, bit) -> str:
-    """What a wrong result of a guard case (or a NaN anywhere) usually means."""
-    if np.isnan(got).any() or np.isinf(got).any():
+    """What the guard cases require, and a division by zero when the result shows one: a
+    non-finite value where the range of the nonzero weights is 0 (or there is none)."""
+    nonzero = w[w != 0]
+    degenerate = nonzero.size == 0 or bool(np.all(nonzero == nonzero[0]))
+    if (np.isnan(got).any() or np.isinf(got).any()) and degenerate and bit not in (None, 0):
         return (
-            "a division by zero: when all nonzero weights are equal, alpha = max - min = 0 "
-            "(and with no nonzero weight at all there is no range); return w unchanged (or "
-            "zeros for an all-zero tensor) before dividing."
+            "\n  Likely cause: a division by zero: when all nonzero weights are equal, alpha = "
+            "max - min = 0 (and with no nonzero weight at all there is no range); return w "
+            "unchanged (or zeros for an all-zero tensor) before dividing."
         )
     if bit is None:
-        return "bit=None means full precision: return w unchanged."
+        return "\n  bit=None means full precision: w must come back unchanged."
     if bit == 0:
-        return "bit=0 means no bits at all: every weight becomes 0."
+        return "\n  bit=0 means no bits at all: every weight becomes 0."
     return ""
 
 
@@ -184,16 +227,16 @@ def _not_this_case():
     raise ValueError("this mistake does not apply here")
 
 
+def _forward(case: Case) -> None:
+    problem = _forward_problem(case)
+    if problem:
+        raise CheckFailure(problem)
+
+
 def _score(sub: Sub, group: str) -> None:
     """Partial credit over the forward cases of one group."""
-
-    def forward(case: Case) -> None:
-        problem = _forward_problem(case)
-        if problem:
-            raise CheckFailure(problem)
-
-    names = [f"b4.ste.{n}" for n, case in FORWARD_CASES.items() if case[3] == group]
-    credit_parts([sub.case(n) for n in names], forward)
+    names = [f"b4.ste.{n}" for n, case in GROUPS.items() if case[2] == group]
+    credit_parts([sub.case(n) for n in names], _forward)
 
 
 @check(
@@ -241,6 +284,10 @@ def test_symmetric(sub: Sub) -> None:
     calls=ste_calls,
 )
 def test_guards(sub: Sub) -> None:
+    given = [sub.case(f"b4.ste.{n}") for n, case in GROUPS.items() if case[2] == "given"]
+    broken = [_forward_problem(case) for case in given]
+    if any(broken):  # the starter's own branches: they earn nothing, but must keep working
+        raise CheckFailure("\n\n".join(p for p in broken if p))
     _score(sub, "guard")
 
 
@@ -253,12 +300,16 @@ def test_guards(sub: Sub) -> None:
     calls=ste_calls,
 )
 def test_backward(sub: Sub) -> None:
-    out = sub.case("b4.ste.backward").value
-    what = "STE backward"
-    if not isinstance(out, dict):
-        raise CheckFailure(f"{what}: unexpected result {describe(out)}.")
+    credit_parts([sub.case(f"b4.ste.{n}") for n in BACKWARD], _backward)
+
+
+def _backward(case: Case) -> None:
+    w, upstream = case.kwargs["w"], case.kwargs["upstream"]
+    spread = "inside [-1, 1]" if np.abs(np.r_[w, upstream]).max() <= 1 else "beyond [-1, 1]"
+    what = f"STE backward (bit=3, weights and upstream gradient {spread})"
+    out = case.value
     error = out.get("backward_error")
-    if isinstance(error, str):
+    if error is not None:
         hint = ""
         if "incorrect number of gradients" in error:
             hint = (
@@ -269,9 +320,8 @@ def test_backward(sub: Sub) -> None:
     grad = out.get("grad")
     if grad is None:
         raise CheckFailure(f"{what}: w received no gradient (was the output detached from w?).")
-    got = as_array(grad, f"{what}: w.grad", UPSTREAM.shape)
-    want = UPSTREAM.astype(np.float64)
-    if np.allclose(got, want, rtol=1e-6, atol=1e-7):
+    want = upstream.astype(np.float64)
+    if np.allclose(grad, want, rtol=1e-6, atol=1e-7):
         return
     cause = [
         Mistake(
@@ -280,7 +330,16 @@ def test_backward(sub: Sub) -> None:
         ),
         Mistake(
             "the gradient was masked by the nonzero weights; pass it through unchanged.",
-            lambda: np.where(SPARSE == 0, 0.0, want),
+            lambda: np.where(w == 0, 0.0, want),
+        ),
+        Mistake(
+            "the gradient was clipped into [-1, 1]; the STE passes it through unchanged.",
+            lambda: np.clip(want, -1.0, 1.0),
+        ),
+        Mistake(
+            "the gradient was zeroed where |w| > 1 (the STE of a clipped, hardtanh-like "
+            "quantizer); this STE passes it through for every weight.",
+            lambda: np.where(np.abs(w) > 1, 0.0, want),
         ),
     ]
-    raise CheckFailure(mismatch_message(got, want, 1e-6, 1e-7, f"{what}: w.grad", cause))
+    raise CheckFailure(mismatch_message(grad, want, 1e-6, 1e-7, f"{what}: w.grad", cause))

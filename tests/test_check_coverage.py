@@ -1,0 +1,442 @@
+"""Coverage of the hidden checks: for every catalogued wrong rule, the hidden input that tells
+it apart from the reference.
+
+Each row names a wrong rule (a mutant of tests/mutants/, by file name), the check that must
+catch it, the calls whose inputs tell it apart and why. The test computes both rules on the
+trusted side, in this process (tests/inprocess.py runs the calls the way the harness does),
+on the inputs the check draws for several submission seeds: with every call answered by
+the reference the check passes; with the listed calls answered by the wrong rule it does
+not, so the difference is beyond the check's own tolerance. "each" means every listed call
+alone tells the rules apart, "together" that the listed calls do so as a group (a statistic
+over several calls, or a case whose place among the calls is drawn).
+
+Wrong rules that reach other checks only through the function they break (a wrong
+worker_gradient inside train_distributed) are covered here by that function's own check.
+The same runs also prove that the drawn inputs keep what the checks rely on: the reference
+and every correct variant of tests/correct/ pass on all of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import inprocess as ip
+import pytest
+
+from autograder.commands import selftest
+
+SEEDS = range(6)
+FIXED = range(1)  # checks whose inputs do not depend on the seed
+
+A2, A3, A4 = "a2", "a3", "a4"
+TERN = ["a2.tern.own_s", "a2.tern.given_s", "a2.tern.same", "a2.tern.other"]
+PROBES = ["a4.enc.probe0", "a4.enc.probe1", "a4.enc.probe2"]
+FORMULAS = [f"a4.formula.{i}" for i in range(4)]
+MAXK = [f"a4.maxk.{i}" for i in range(5)]
+L1 = [f"a3.run.l1.{lam:g}" for lam in (0.2, 0.5, 1.0, 2.0)]
+PROX = [f"a3.run.prox.{t:g}" for t in (0.004, 0.01, 0.02, 0.04)] + ["a3.run.prox_lam"]
+CLIPS = [f"a2.train.clip{T}" for T in (1, 2, 5, 10)]
+
+# wrong rule: (check, calls that tell it apart, "each" or "together", why those inputs)
+TABLE: dict[str, tuple[str, list[str], str, str]] = {
+    # ---------------------------------------------------------------- distributed-sparse
+    "clip_by_norm": (
+        "a2.clip_gradient",
+        ["a2.clip.1", "a2.clip.2"],
+        "each",
+        "entries beyond T on both sides and inside: the norm-scaled vector differs",
+    ),
+    "clip_one_sided": (
+        "a2.clip_gradient",
+        ["a2.clip.1", "a2.clip.2"],
+        "each",
+        "an entry above T and one below -T",
+    ),
+    "closed_form_right_inverse": (
+        "a2.closed_form",
+        ["a2.closed_form.probe"],
+        "each",
+        "an asymmetric hidden X: y X^-1 != X^-1 y by >= 0.1",
+    ),
+    "closed_form_transposed": (
+        "a2.closed_form",
+        ["a2.closed_form.probe"],
+        "each",
+        "an asymmetric hidden X: X^-T y != X^-1 y by >= 0.1",
+    ),
+    "csc_absolute_rows": (
+        "a4.csc_encode",
+        PROBES,
+        "each",
+        "columns whose entries do not start at row 0",
+    ),
+    "csc_formula_values_only": (
+        "a4.size_formula",
+        FORMULAS,
+        "together",
+        "hidden (M, N, K) with K > 0",
+    ),
+    "csc_max_k_not_strict": (
+        "a4.max_k",
+        MAXK,
+        "together",
+        "(M, N) where some K makes CSC exactly as large as dense",
+    ),
+    "csc_no_placeholders": (
+        "a4.csc_encode",
+        PROBES,
+        "together",
+        "runs of more than 2^b - 1 zeros before a nonzero",
+    ),
+    "csc_old_numpy": ("a4.csc_encode", PROBES, "each", "any matrix: np.int raises"),
+    "csc_placeholder_off_by_one": (
+        "a4.csc_encode",
+        PROBES,
+        "together",
+        "runs of more than 2^b - 1 zeros before a nonzero",
+    ),
+    "csc_pointer_counts": ("a4.csc_encode", PROBES, "each", "any matrix with 2+ columns"),
+    "csc_storage_index_value_width": (
+        "a4.csc_storage_bits",
+        ["a4.bits.probe"],
+        "each",
+        "a hidden value width != the index width",
+    ),
+    "csc_storage_pointer_from_data": (
+        "a4.csc_storage_bits",
+        ["a4.bits.probe"],
+        "each",
+        "a hidden sparse matrix: its own pointers need fewer bits",
+    ),
+    "csc_trailing_placeholders": (
+        "a4.csc_encode",
+        PROBES,
+        "together",
+        "a column ending in more than 2^b - 1 zeros",
+    ),
+    "loss_column_broadcast": ("a3.loss_and_grad", ["a3.lg.probe"], "each", "hidden data, W"),
+    "loss_grad_sign": ("a3.loss_and_grad", ["a3.lg.probe"], "each", "hidden data, W"),
+    "loss_mean": ("a3.loss_and_grad", ["a3.lg.probe"], "each", "hidden data, W"),
+    "server_step_ascent": ("a2.server_step", ["a2.server.array"], "each", "hidden W and grads"),
+    "server_step_summed": ("a2.server_step", ["a2.server.array"], "each", "hidden W and grads"),
+    "server_step_wrong_axis": (
+        "a2.server_step",
+        ["a2.server.array"],
+        "each",
+        "hidden grads whose row and column means differ by >= 0.5",
+    ),
+    "soft_threshold_hard": (
+        "a3.soft_threshold",
+        ["a3.soft.0", "a3.soft.1"],
+        "each",
+        "entries above t, which must shrink",
+    ),
+    "soft_threshold_unsigned": (
+        "a3.soft_threshold",
+        ["a3.soft.0", "a3.soft.1"],
+        "each",
+        "a negative entry below -t",
+    ),
+    "terngrad_counter_hash": (
+        "a2.terngrad",
+        TERN,
+        "together",
+        "two calls with one generator state: the counter moved on",
+    ),
+    "terngrad_ignores_given_s": (
+        "a2.terngrad",
+        ["a2.tern.given_s"],
+        "each",
+        "a given s = 5 above max |g| = 4",
+    ),
+    "terngrad_inverted_probability": (
+        "a2.terngrad",
+        TERN,
+        "together",
+        "keep counts of entries with p = 0.75, 0.25, 0.125",
+    ),
+    "terngrad_rounding": ("a2.terngrad", TERN, "together", "identical draws; p in (0, 1)"),
+    "terngrad_sigma_delta": (
+        "a2.terngrad",
+        TERN,
+        "together",
+        "pairs of consecutive draws: both dropped at p = 0.75 never",
+    ),
+    "terngrad_weyl_counter": (
+        "a2.terngrad",
+        TERN,
+        "together",
+        "pairs of consecutive draws, and the same-state calls",
+    ),
+    "tf_two_flipped": ("a1.true_false", ["a1.tf"], "each", "the key"),
+    "topk_first_by_index": (
+        "a3.project_top_k",
+        ["a3.topk.0"],
+        "each",
+        "distinct magnitudes whose top k is not the first k",
+    ),
+    "topk_keeps_ties": (
+        "a3.project_top_k",
+        ["a3.topk.1", "a3.topk.2"],
+        "each",
+        "a tie at the k-th place; all magnitudes equal",
+    ),
+    "topk_signed": (
+        "a3.project_top_k",
+        ["a3.topk.0"],
+        "each",
+        "negative entries among the k largest |W|",
+    ),
+    "train_clip_after_average": (
+        "a2.train_clip",
+        CLIPS,
+        "each",
+        "the student's data: clipped worker gradients differ",
+    ),
+    "train_distributed_history_references": (
+        "a2.train_plain",
+        ["a2.train.probe"],
+        "each",
+        "a hidden run",
+    ),
+    "train_distributed_losses_before_step": (
+        "a2.train_plain",
+        ["a2.train.probe"],
+        "each",
+        "a hidden run",
+    ),
+    "train_distributed_off_by_one": ("a2.train_plain", ["a2.train.probe"], "each", "a hidden run"),
+    "train_distributed_per_sample": ("a2.train_plain", ["a2.train.probe"], "each", "a hidden run"),
+    "train_global_scaler": (
+        "a2.train_terngrad",
+        ["a2.train.tern"],
+        "each",
+        "workers whose max |g| differ",
+    ),
+    "train_scaler_without_clip": (
+        "a2.train_tern_clip",
+        ["a2.train.tern_clip"],
+        "each",
+        "|g| > T at the start: p > 1",
+    ),
+    "train_sparse_column_target": ("a3.train_gd", ["a3.run.probe_gd"], "each", "a hidden run"),
+    "train_sparse_l1_sign_of_new_point": ("a3.train_l1", L1, "each", "the student's data"),
+    "train_sparse_l1_two_mu": ("a3.train_l1", L1, "each", "the student's data"),
+    "train_sparse_one_step_short": ("a3.train_gd", ["a3.run.probe_gd"], "each", "a hidden run"),
+    "train_sparse_per_sample": ("a3.train_gd", ["a3.run.probe_gd"], "each", "a hidden run"),
+    "train_sparse_prox_and_subgradient": ("a3.train_prox", PROX, "each", "the student's data"),
+    "train_sparse_regularized_loss": (
+        "a3.train_trimmed",
+        ["a3.run.probe_trim"],
+        "each",
+        "a hidden run",
+    ),
+    "train_sparse_threshold_is_lambda": (
+        "a3.train_prox",
+        ["a3.run.prox_lam"],
+        "each",
+        "the run given lam instead of t",
+    ),
+    "train_sparse_trimmed_by_gradient": (
+        "a3.train_trimmed",
+        ["a3.run.probe_trim"],
+        "each",
+        "a hidden run decided by a margin",
+    ),
+    "train_tern_invented_losses": (
+        "a2.train_terngrad",
+        ["a2.train.tern"],
+        "each",
+        "the losses of every run, recomputed from its weights",
+    ),
+    "trimmed_all_entries": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.0", "a3.trim.1", "a3.trim.2", "a3.trim.3"],
+        "each",
+        "fewer than d entries to threshold",
+    ),
+    "trimmed_ignores_n_trim": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.0", "a3.trim.3"],
+        "each",
+        "n_trim != 3",
+    ),
+    "trimmed_keeps_ties": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.1", "a3.trim.2"],
+        "each",
+        "a tie at the n_trim-th place; all magnitudes equal",
+    ),
+    "trimmed_largest": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.0", "a3.trim.3"],
+        "each",
+        "distinct magnitudes",
+    ),
+    "trimmed_signed_value": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.0"],
+        "each",
+        "a large negative entry",
+    ),
+    "trimmed_strict_below_next": (
+        "a3.trimmed_soft_threshold",
+        ["a3.trim.1", "a3.trim.2"],
+        "each",
+        "a tie at the n_trim-th place; all magnitudes equal",
+    ),
+    "worker_gradient_no_factor_two": (
+        "a2.worker_gradient",
+        ["a2.grad.3"],
+        "each",
+        "a hidden point with a residual >= 0.5",
+    ),
+    "worker_gradient_sign": ("a2.worker_gradient", ["a2.grad.3"], "each", "a hidden point"),
+    "worker_gradient_sum_collapse": ("a2.worker_gradient", ["a2.grad.3"], "each", "a hidden point"),
+    # ---------------------------------------------------------------- prune-quantize
+    "finetune_eval_mode": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
+    "finetune_gradient_mask_only": (
+        "b3.finetune_keeps_zeros",
+        ["b3.finetune"],
+        "each",
+        "an optimizer with momentum already",
+    ),
+    "finetune_mask_not_reapplied": (
+        "b3.finetune_keeps_zeros",
+        ["b3.finetune"],
+        "each",
+        "pruned weights with gradients",
+    ),
+    "finetune_mask_only_at_end": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
+    "finetune_no_zero_grad": ("b3.finetune_trains", ["b3.finetune"], "each", "4 batches"),
+    "finetune_two_epochs": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
+    "global_prune_every_parameter": (
+        "b3.global_prune",
+        ["b3.global.60"],
+        "each",
+        "biases and batch-norm weights",
+    ),
+    "global_prune_layer_by_layer": (
+        "b3.global_prune",
+        ["b3.global.60"],
+        "each",
+        "layers at different scales",
+    ),
+    "global_prune_with_shortcuts": (
+        "b3.global_prune",
+        ["b3.global.60"],
+        "each",
+        "id_mapping layers",
+    ),
+    "prune_bias_too": (
+        "b3.prune_by_percentage",
+        ["b3.layer.linear.50"],
+        "each",
+        "a Linear layer's small biases",
+    ),
+    "prune_complement": (
+        "b3.prune_by_percentage",
+        ["b3.layer.conv.30", "b3.layer.conv.70"],
+        "each",
+        "q != 50",
+    ),
+    "prune_largest": ("b3.prune_by_percentage", ["b3.layer.conv.30"], "each", "any layer"),
+    "prune_nonzero_fraction": (
+        "b3.prune_by_percentage",
+        ["b3.layer.pruned.50"],
+        "each",
+        "a layer 40% pruned before: q% of the nonzeros is far more",
+    ),
+    "prune_not_in_place": ("b3.prune_by_percentage", ["b3.layer.conv.30"], "each", "any layer"),
+    "prune_q_as_fraction": ("b3.prune_by_percentage", ["b3.layer.conv.30"], "each", "q >= 1"),
+    "prune_signed_percentile": (
+        "b3.prune_by_percentage",
+        ["b3.layer.conv.30"],
+        "each",
+        "weights of both signs",
+    ),
+    "ste_backward_clamped": (
+        "b4.ste_backward",
+        ["b4.ste.backward_large"],
+        "each",
+        "upstream gradients beyond [-1, 1]",
+    ),
+    "ste_backward_hardtanh": (
+        "b4.ste_backward",
+        ["b4.ste.backward_large"],
+        "each",
+        "weights beyond [-1, 1]",
+    ),
+    "ste_backward_two_values": ("b4.ste_backward", ["b4.ste.backward"], "each", "any"),
+    "ste_backward_zero": ("b4.ste_backward", ["b4.ste.backward"], "each", "any"),
+    "ste_bit_none_quantizes": ("b4.ste_guards", ["b4.ste.none"], "each", "bit=None"),
+    "ste_divides_by_zero": (
+        "b4.ste_guards",
+        ["b4.ste.all_equal"],
+        "each",
+        "equal nonzero weights: alpha = 0",
+    ),
+    "ste_inverted_zero_mask": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
+    "ste_not_scaled_back": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
+    "ste_symmetric_wrong_levels": ("b4.ste_symmetric", ["b4.ste.sym3"], "each", "bit 3"),
+    "ste_wrong_bit_width": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
+    "ste_zeros_not_kept": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
+    "tf_b1_flipped": ("b1.true_false", ["b1.tf"], "each", "the key"),
+}
+FIXED_CHECKS = {"b3.finetune_trains", "b3.finetune_keeps_zeros", "a1.true_false", "b1.true_false"}
+FIXED_CHECKS |= {"a2.terngrad", "a2.train_terngrad", "a2.train_tern_clip", "a2.train_clip"}
+FIXED_CHECKS |= {"a3.train_l1", "a3.train_prox"}
+
+MUTANTS = {
+    s.name: s for name in ("distributed-sparse", "prune-quantize") for s in selftest.mutants(name)
+}
+CORRECT = [
+    s for name in ("distributed-sparse", "prune-quantize") for s in selftest.correct_variants(name)
+]
+
+
+def _assignment(check: str) -> str:
+    return "prune-quantize" if check[0] == "b" else "distributed-sparse"
+
+
+def test_the_table_covers_every_mutant() -> None:
+    missing = sorted(set(MUTANTS) - set(TABLE))
+    assert not missing, f"no row in the coverage table for {missing}"
+    for name, (check, _, _, _) in TABLE.items():
+        assert check in MUTANTS[name].expect_lost, f"{name}: {check} is not in its expect_lost"
+
+
+@pytest.mark.parametrize("name", sorted(TABLE), ids=str)
+def test_the_hidden_input_tells_the_wrong_rule_apart(name: str) -> None:
+    check, calls, how, _why = TABLE[name]
+    assignment = _assignment(check)
+    ref = ip.reference_namespace(assignment)
+    groups = [[c] for c in calls] if how == "each" else [calls]
+    for seed in FIXED if check in FIXED_CHECKS else SEEDS:
+        fraction, message = ip.check_fraction(assignment, check, seed, ref)
+        assert fraction == 1.0, f"the reference fails {check} at seed {seed}:\n{message}"
+        for group in groups:
+            wrong = ip.catalogue_namespace(assignment, MUTANTS[name].path)
+            fraction, _ = ip.check_fraction(assignment, check, seed, ref, wrong, set(group))
+            assert fraction < 1.0, f"{name}: {group} does not tell it apart at seed {seed}"
+
+
+def _checks_of(sample) -> list[str]:
+    functions = set(sample.replaces)
+    from autograder.grading import suite
+
+    return [s.id for s in suite.load(sample.assignment).specs if s.function in functions]
+
+
+@pytest.mark.parametrize("sample", CORRECT, ids=lambda s: s.name)
+def test_correct_variants_pass_on_every_drawn_input(sample) -> None:
+    right = ip.catalogue_namespace(sample.assignment, sample.path)
+    ref = ip.reference_namespace(sample.assignment)
+    for check in _checks_of(sample):
+        for seed in FIXED if check in FIXED_CHECKS else range(4):
+            fraction, message = ip.check_fraction(sample.assignment, check, seed, ref, right)
+            assert fraction == 1.0, f"{sample.name} loses {check} at seed {seed}:\n{message}"
+
+
+def test_the_table_rows_say_why(tmp_path: Path) -> None:
+    assert all(why and how in ("each", "together") for _, _, how, why in TABLE.values())
