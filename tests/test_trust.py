@@ -314,6 +314,7 @@ def test_a_call_is_made_twice_and_must_agree(tmp_path: Path) -> None:
         "    if os.urandom(1)[0] % 2:\n        raise ValueError('odd')\n    return 1\n"
         "def slow():\n    time.sleep(0.6)\n    return os.urandom(4).hex()\n"
         "def draws(rng):\n    return rng.random(2)\n"
+        "def noisy_draws(rng):\n    return rng.random(2) + os.urandom(1)[0]\n"
     )
     calls = [
         Call("given", "given", kwargs={"rng": codec.Rng(5)}),
@@ -322,11 +323,13 @@ def test_a_call_is_made_twice_and_must_agree(tmp_path: Path) -> None:
         Call("clock", "clock"),
         Call("slow", "slow", timeout=2.0),
         Call("draws", "draws", kwargs={"rng": codec.Rng(3)}, repeat=50),
+        Call("noisy", "noisy_draws", kwargs={"rng": codec.Rng(3)}, repeat=50),
     ] + [Call(f"errs{k}", "errs_sometimes") for k in range(12)]
     _, output = run(tmp_path, [("answer", source)], calls)
     status = {c.id: r.status for c, r in zip(calls, output.calls)}
     assert status["given"] == status["seeded"] == status["draws"] == "ok"
-    assert status["urandom"] == status["clock"] == "not_reproducible"
+    assert status["urandom"] == status["clock"] == status["noisy"] == "not_reproducible"
+    assert len(output.calls[5].value) == 50  # the second run makes the first draws only
     assert "different values for the same inputs and seed" in output.calls[2].error
     assert status["slow"] == "ok" and output.not_rerun == 1  # over RERUN_SHARE of 2 s: once
     assert RERUN_SHARE * 2.0 < 0.6
