@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -77,14 +78,22 @@ def test_an_extension_moves_the_due_date_and_the_cutoff() -> None:
     assert late.lateness(settings, "bob", at(1.5)).multiplier == pytest.approx(0.8)
 
 
-def test_submission_time_prefers_gradescope_then_csv_then_mtime(tmp_path: Path) -> None:
+def test_submission_time_prefers_gradescope_then_csv_then_arrival(tmp_path: Path) -> None:
     folder = tmp_path / "ann"
     folder.mkdir()
     (folder / "nb.ipynb").write_text("{}")
+    arrived = dt.datetime.now(dt.timezone.utc)
+    # Times a student can set (an unzip that restores the archive's dates, utime) count for
+    # nothing: the folder arrived now, whatever its files and its own mtime say.
     old = DUE.timestamp() - 3600
     os.utime(folder / "nb.ipynb", (old, old))
     os.utime(folder, (old, old))
-    assert late.submission_time(folder, "ann") == late.SubmittedTime(at(-1 / 24), "mtime")
+    found = late.submission_time(folder, "ann")
+    assert found.source == "arrival" and abs((found.at - arrived).total_seconds()) < 60
+    future = time.time() + 86400 * 30
+    os.utime(folder / "nb.ipynb", (future, future))  # and never the times of files inside
+    assert abs((late.submission_time(folder, "ann").at - arrived).total_seconds()) < 60
+    assert late.describe_source("arrival").startswith("the time the entry arrived")
     csv_times = {"ann": at(1)}
     assert late.submission_time(folder, "ann", csv_times).source == "csv"
     # a metadata file a student put in their own submission is not believed

@@ -81,6 +81,29 @@ ATTACKS = {
     "5,000 cells": ["five_thousand_cells"],
     "non-UTF-8 bytes": ["non_utf8_bytes"],
     "numpy.py beside the notebook": ["numpy_beside_notebook"],
+    # issue 12: an independent attacker against the trust boundary
+    "amplification in the trusted process": [
+        "oversized_values",
+        "forged_notes_flood",
+        "forged_event_fields",
+    ],
+    "one submission stops the class": [
+        "batch_oversized_row",
+        "batch_deep_output_tree",
+        "batch_name_conflict",
+        "batch_deep_submission",
+    ],
+    "the late policy trusts file times": [
+        "late_folder_old_times",
+        "late_zip_old_times",
+        "late_notebook_old_time",
+    ],
+    "student code reaches the supervisor": [
+        "supervisor_stdout",
+        "supervisor_memory",
+        "supervisor_ptrace",
+    ],
+    "nondeterminism": ["terngrad_urandom", "train_clock_seed", "coin_flip_answers"],
 }
 
 

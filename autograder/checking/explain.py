@@ -24,6 +24,15 @@ def explain_result(func: str, result: CallResult) -> str:
         return (
             f"`{func}` raised {error}" + (f"\n  at {where}" if where else "") + _error_hint(error)
         )
+    if status == "not_reproducible":
+        return (
+            f"`{func}` returned different values when called twice with the same inputs and "
+            "the same seed, so its grade would change from one grading to the next. Use the "
+            "generator it is given (or the global ones, which the grader seeds), never "
+            "os.urandom, the clock or a fresh unseeded generator."
+        )
+    if status == "too_large":
+        return f"`{func}`: {error}."
     if status == "timeout":
         return f"`{func}` did not return within its time budget: an infinite loop, or far too slow."
     if status == "crashed" and error.startswith("its result could not be read"):

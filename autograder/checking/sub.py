@@ -20,6 +20,7 @@ from autograder.checking.returns import read_returned
 from autograder.checking.spec import Call
 from autograder.checking.verdict import CheckFailure
 from autograder.grading.outputs import CallResult, HarnessOutput
+from autograder.grading.result import MAX_PLOTS, bounded_plot
 
 
 @dataclass(frozen=True)
@@ -121,17 +122,11 @@ class Sub:
         log_y: bool = False,
         x_label: str = "step",
     ) -> None:
-        """Attach a figure to the feedback: the student's curves beside the reference ones."""
-        self.plots.append(
-            {
-                "problem": problem,
-                "title": title,
-                "series": series,
-                "reference": reference,
-                "log_y": log_y,
-                "x_label": x_label,
-            }
-        )
+        """Attach a figure to the feedback: the student's curves beside the reference ones.
+        Whatever a check passes, the figure is cut to the result's caps here (curves, points,
+        number of figures) before anything is converted or stored."""
+        if len(self.plots) < MAX_PLOTS:
+            self.plots.append(bounded_plot(problem, title, series, reference, log_y, x_label))
 
 
 def tuple_of(value: Any, n: int, what: str) -> tuple[Any, ...]:

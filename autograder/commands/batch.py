@@ -24,8 +24,8 @@ import json
 import multiprocessing as mp
 import os
 import re
-import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -40,11 +40,12 @@ from autograder import plugin
 from autograder.course import late
 from autograder.course.settings import Course, load_course
 from autograder.course.students import RosterError, check_student_id
-from autograder.gradebook import Gradebook
-from autograder.grading.intake import SubmissionError, load_submission, student_id_from_path
+from autograder.gradebook import Gradebook, GradebookError
+from autograder.grading.intake import load_submission, student_id_from_path
 from autograder.grading.result import GradeResult
 from autograder.publishing.class_scores import lateness_of
 from autograder.publishing.student import publish
+from autograder.sandbox.cleanup import remove_tree
 
 SUBMISSION_SUFFIXES = (".ipynb", ".zip")
 IGNORED_FILES = (late.METADATA_NAME,)
@@ -94,7 +95,9 @@ class BatchSummary:
 
 # ---------------------------------------------------------------------- discovery
 def discover(folder: Path) -> tuple[list[Entry], list[str]]:
-    """The submissions in a class folder, sorted by student id, and what was left out."""
+    """The submissions in a class folder, sorted by student id, and what was left out (with
+    why). Entries that name the same student (alice.ipynb beside alice.ipynb.zip) are all
+    left out: one of them may be another student's, named to replace alice's grade."""
     if not folder.is_dir():
         raise BatchError(f"class folder {folder} does not exist or is not a folder")
     entries: dict[str, list[Path]] = {}
@@ -116,21 +119,26 @@ def discover(folder: Path) -> tuple[list[Entry], list[str]]:
             continue
         entries.setdefault(sid, []).append(path)
     doubles = {sid: paths for sid, paths in entries.items() if len(paths) > 1}
-    if doubles:
-        listed = "; ".join(
-            f"{sid}: {', '.join(p.name for p in paths)}" for sid, paths in sorted(doubles.items())
+    for sid, paths in sorted(doubles.items()):
+        names = ", ".join(p.name for p in paths)
+        warnings.append(
+            f"left out {names}: these entries all name student {sid!r}, and which one is theirs "
+            "cannot be told; that student's grade is left as it was (rename or remove all but one)"
         )
-        raise BatchError(f"more than one submission for a student in {folder} ({listed})")
-    return [Entry(sid, paths[0]) for sid, paths in sorted(entries.items())], warnings
+    kept = [Entry(sid, paths[0]) for sid, paths in sorted(entries.items()) if sid not in doubles]
+    return kept, warnings
 
 
 def staged_hash(path: Path, assignment: str, student_id: str) -> str | None:
-    """The content hash the grader would compute for a submission (None if unreadable)."""
-    with tempfile.TemporaryDirectory(prefix="effdl-hash-") as tmp:
-        try:
-            return load_submission(path, assignment, Path(tmp) / "staging", student_id).content_hash
-        except (SubmissionError, OSError):
-            return None
+    """The content hash the grader would compute for a submission (None if it cannot be
+    staged, for whatever reason: it is then graded, and the grading says why)."""
+    staging = Path(tempfile.mkdtemp(prefix="effdl-hash-"))
+    try:
+        return load_submission(path, assignment, staging / "staging", student_id).content_hash
+    except Exception:  # one entry's trouble must not stop the planning of the class
+        return None
+    finally:
+        remove_tree(staging)
 
 
 # ---------------------------------------------------------------------- workers
@@ -180,7 +188,7 @@ def _worker_main(conn: Connection, assignment: str, course_path: str | None) -> 
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         return
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
 
 
 class _Worker:
@@ -208,19 +216,25 @@ class _Worker:
         self.conn.close()
 
 
-def sweep_stale_workdirs() -> None:
-    """Remove temporary folders of batch workers that no longer run (killed batches)."""
+def sweep_stale_workdirs() -> list[str]:
+    """Remove temporary folders of batch workers that no longer run (killed batches); what
+    could not be removed is returned as warnings, never raised: a folder a submission left
+    behind must not stop the next batch."""
+    warnings = []
     root = Path(tempfile.gettempdir())
     for path in root.glob(f"{WORK_PREFIX}*"):
         pid = path.name[len(WORK_PREFIX) :]
-        if not pid.isdigit() or not path.is_dir() or path.is_symlink():
-            continue
         try:
+            if not pid.isdigit() or not path.is_dir() or path.is_symlink():
+                continue
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except PermissionError:
+            left = remove_tree(path)
+            if left:
+                warnings.append(f"could not remove {left} entries of a stale folder {path}")
+        except (OSError, ValueError, OverflowError):
             continue
+    return warnings
 
 
 # ---------------------------------------------------------------------- progress
@@ -329,8 +343,9 @@ def plan(
     regrade: bool,
     times_csv: Path | None,
     class_dir: Path,
-) -> tuple[list[Task], int]:
-    """Which submissions to grade now (with why and when they came in), and how many skip."""
+) -> tuple[list[Task], int, list[str]]:
+    """Which submissions to grade now (with why and when they came in), how many skip, and
+    warnings (entries left out; arrival times used against a due date)."""
     from autograder.grading import suite
 
     version = suite.load(assignment).version
@@ -340,6 +355,7 @@ def plan(
     settings = course.settings(assignment)
     tasks = []
     skipped = 0
+    warnings: list[str] = []
     for entry in entries:
         row = current.get(entry.student_id)
         if regrade:
@@ -355,10 +371,21 @@ def plan(
             continue
         else:
             reason = "the submission changed"
-        submitted = late.submission_time(entry.path, entry.student_id, csv_times, class_times)
-        standing = late.lateness(settings, entry.student_id, submitted.at)
+        try:
+            submitted = late.submission_time(entry.path, entry.student_id, csv_times, class_times)
+        except OSError as exc:  # it went away since the folder was read
+            warnings.append(f"left out {entry.path.name}: it cannot be read ({exc.strerror})")
+            continue
+        standing = late.lateness(settings, entry.student_id, submitted.at, submitted.source)
         tasks.append(Task(entry, assignment, reason, submitted, standing))
-    return tasks, skipped
+    arrivals = sum(t.submitted.source == "arrival" for t in tasks)
+    if arrivals and settings.due is not None:
+        warnings.append(
+            f"{arrivals} submission time(s) are the times the entries arrived in {class_dir} "
+            "(never times inside them): a copy of the folder made after the due date makes them "
+            "late; give --times or Gradescope's metadata for the submission system's times"
+        )
+    return tasks, skipped, warnings
 
 
 def grade_class(
@@ -384,11 +411,12 @@ def grade_class(
     try:
         with Gradebook.open(gradebook) as book:
             clean_stale_tmp(out)
-            sweep_stale_workdirs()
+            summary.warnings += sweep_stale_workdirs()
             summary.repaired = repair_outputs(book, assignment, out, course)
-            tasks, summary.skipped = plan(
+            tasks, summary.skipped, planned = plan(
                 entries, book, assignment, course, regrade, times_csv, class_dir
             )
+            summary.warnings += planned
             run_id = book.start_run(assignment, workers, regrade)
             try:
                 _run(tasks, book, assignment, course_path, out, workers, summary, progress)
@@ -446,7 +474,10 @@ def _run(
                     except (EOFError, OSError):
                         message = None
                     if message is not None:
-                        done += _handle(message, worker, pending, book, course, out, summary)
+                        finished = _handle(message, worker, pending, book, course, out, summary)
+                        done += finished
+                        if finished:
+                            restarts = 0  # only workers dying one after another stop a batch
                         continue
                 if worker.process.sentinel in ready or not worker.process.is_alive():
                     worker.process.join(timeout=1)
@@ -470,7 +501,8 @@ def _run(
                         restarts += 1
                         if restarts > MAX_WORKER_RESTARTS:
                             raise BatchError(
-                                f"grading workers keep dying (last exit code {code}); "
+                                f"grading workers died {restarts} times in a row, each on a "
+                                f"different submission (last exit code {code}); "
                                 f"{len(pending)} submissions were not graded"
                             )
                         pool.append(_Worker(ctx, assignment, course_path))
@@ -518,15 +550,56 @@ def _handle(
     if kind == "failed":
         _failed(book, course, task, str(message[2]), out, summary)
         return 1
-    _store(book, task, GradeResult.from_dict(message[2]), out, summary)
+    try:
+        result = GradeResult.from_dict(message[2])
+    except Exception:  # a last guard: the worker sends what grade_submission returned
+        _failed(
+            book, course, task, "its result could not be read back from the worker", out, summary
+        )
+        return 1
+    _store(book, course, task, result, out, summary)
     return 1
 
 
 def _store(
-    book: Gradebook, task: Task, result: GradeResult, out: Path, summary: BatchSummary
+    book: Gradebook,
+    course: Course,
+    task: Task,
+    result: GradeResult,
+    out: Path,
+    summary: BatchSummary,
 ) -> None:
-    """Record a result in the gradebook (one transaction), then write its files."""
+    """Record a result in the gradebook (one transaction), then write its files. A result
+    the gradebook refuses is recorded as "could not be graded", with why; nothing about one
+    submission stops the batch."""
     folder = out / task.entry.student_id
+    sid = task.entry.student_id
+    try:
+        _record(book, task, result, folder)
+    except (GradebookError, sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
+        from autograder.grading.grade import not_graded
+
+        reason = f"its result could not be stored in the gradebook ({type(exc).__name__})"
+        result = not_graded(task.assignment, sid, course, reason, f"{sid}: {exc}"[:2000])
+        try:
+            _record(book, task, result, folder)
+        except (GradebookError, sqlite3.Error, OverflowError, ValueError, TypeError) as again:
+            summary.failed += 1
+            summary.failures[sid] = f"{reason}; recording that failed too: {again}"[:500]
+            return
+    try:
+        write_outputs(book, result, folder, task.lateness)
+    except Exception as exc:  # the row is stored; the next run rewrites missing files
+        summary.warnings.append(f"{sid}: its result files could not be written ({exc})"[:500])
+    if result.graded:
+        summary.graded += 1
+        summary.timings.append(dict(result.timings))
+    else:
+        summary.failed += 1
+        summary.failures[sid] = result.error
+
+
+def _record(book: Gradebook, task: Task, result: GradeResult, folder: Path) -> None:
     book.record(
         result,
         source_path=str(task.entry.path.resolve()),
@@ -536,13 +609,6 @@ def _store(
         reason=task.reason,
         out_dir=str(folder.resolve()),
     )
-    write_outputs(book, result, folder, task.lateness)
-    if result.graded:
-        summary.graded += 1
-        summary.timings.append(dict(result.timings))
-    else:
-        summary.failed += 1
-        summary.failures[task.entry.student_id] = result.error
 
 
 def _failed(
@@ -553,7 +619,7 @@ def _failed(
 
     reason = error.splitlines()[0] if error else "the grader failed on it"
     result = not_graded(task.assignment, task.entry.student_id, course, reason, error)
-    _store(book, task, result, out, summary)
+    _store(book, course, task, result, out, summary)
 
 
 def format_summary(summary: BatchSummary, gradebook: Path, out: Path) -> str:

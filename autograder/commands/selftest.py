@@ -9,8 +9,10 @@ threads grading side by side, each on its own sandbox slot:
   points), the grader goes on (every attack is followed by more grading in the same worker),
   the feedback says what happened (`feedback_contains`), the host is unharmed (sentinel
   files the attack tries to write stay absent, files it tries to change keep their bytes, no
-  process of the sandbox's uid survives, the grader's own files are unchanged) and the
-  solutions graded beside the attacks get exactly the grade they get alone;
+  process of the sandbox's uid survives, nothing on the grader's disk outside the run's
+  output folder grows, the grader's own files are unchanged), what is made of the result
+  stays small (the stored result, results.json and the feedback page under ARTIFACT_CAPS)
+  and the solutions graded beside the attacks get exactly the grade they get alone;
 - mutants (tests/mutants/<assignment>/*.py, `# effdl-sample:` header): one wrong
   implementation each; exactly the checks in `expect_lost` lose points, and their messages
   contain every `message_contains`;
@@ -19,22 +21,26 @@ threads grading side by side, each on its own sandbox slot:
 
 An attack file is the code a student would write (a cell appended to the solution notebook,
 or swapped in with `replaces=`), plus header fields: `build=` how the submission is made
-(cell, zip, bytes, cells, file, cli; see BUILDERS), `tag=` the appended cell's role (answer,
-setup, none), `expect_lost=`, `zero=` (the lost checks that must score nothing; default all
-of them), `feedback_contains=` (repeatable), `max_seconds=`, `cost=` (rough seconds, to
-start slow ones first), `quick=1` (part of the fast subset `make test` runs) and the
-builder's own fields. In the payload, @SENTINEL@ is a folder on the grader's machine that
-must stay empty, @VICTIM@ a file there whose bytes must not change, @REPO@ the repository,
-@HOSTTMP@ the grader's temp folder and (build=cli) @CLI_VICTIM@ the results.json that
+(cell, zip, bytes, cells, file, cli, batch; see BUILDERS, and selftest_class for the
+class-folder attacks graded with `effdl grade --class`), `tag=` the appended cell's role
+(answer, setup, none), `expect_lost=`, `zero=` (the lost checks that must score nothing;
+default all of them), `feedback_contains=` (repeatable), `max_seconds=`, `cost=` (rough
+seconds, to start slow ones first), `regrade=N` (graded N times: every grade must be the
+same), `threat=` (the kind of threat, counted apart in the figures), `quick=1` (part of the fast subset `make test` runs) and the builder's own fields.
+In the payload, @SENTINEL@ is a folder on the grader's machine that must stay empty,
+@VICTIM@ a file there whose bytes must not change, @REPO@ the repository, @HOSTTMP@ the
+grader's temp folder and (build=cli) @CLI_VICTIM@ the results.json that
 `effdl grade` wrote for the student graded just before.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,11 +48,12 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from autograder import plugin, sandbox
 from autograder.authoring import samples
+from autograder.commands.selftest_class import batch_attack
 from autograder.course.settings import Course
 from autograder.grading import suite
 from autograder.grading.grade import grade_submission
@@ -54,6 +61,7 @@ from autograder.grading.result import GradeResult
 from autograder.grading.score import score_of
 from autograder.publishing.feedback import render_feedback
 from autograder.publishing.results_json import results_dict
+from autograder.sandbox.cleanup import remove_tree
 
 REPO = plugin.REPO
 TESTS = REPO / "tests"
@@ -62,6 +70,13 @@ KINDS = ("attacks", "mutants", "correct", "determinism")
 VICTIM_BYTES = b"the grade the grader wrote; a submission must not change it\n"
 # What the attacks try to change on the grader's machine (by path, through @REPO@).
 GUARDED = ("solutions", "autograder/plugins", "tests/mutants", "tests/correct", "tests/adversarial")
+# What a result may grow to: a gradebook row holds 8 MiB, and a page is read in a browser.
+ARTIFACT_CAPS = {
+    "the stored result": 8 * 2**20,
+    "results.json": 8 * 2**20,
+    "the feedback page": 8 * 2**20,
+}
+OUTSIDE_GROWTH = 2**20  # bytes a run may add to the grader's disk outside its output folder
 
 
 # ----------------------------------------------------------------------------- catalogue
@@ -168,7 +183,7 @@ def build_base(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
     else:
         _solution_copy(sample.assignment, dest)
     build = sample.field("build", "cell")
-    if not sample.replaces and (build in ("cell", "zip", "cli") or sample.field("tag")):
+    if not sample.replaces and (build in ("cell", "zip", "cli", "batch") or sample.field("tag")):
         append_cell(_notebook(dest, sample.assignment), ctx.payload(sample), sample.field("tag"))
     return dest
 
@@ -303,15 +318,24 @@ def lost_checks(result: GradeResult) -> set[str]:
 
 
 def reporting_problems(result: GradeResult) -> list[str]:
-    """Whatever would stop the batch after this submission: results and feedback must render."""
+    """Whatever would stop the batch after this submission: results and feedback must render,
+    and stay under ARTIFACT_CAPS (the stored result, as the gradebook would store it)."""
     try:
         score = score_of(result)
         text = json.dumps(results_dict(result, score), indent=2)
         text.encode("utf-8")
-        render_feedback(result, score).encode("utf-8")
+        page = render_feedback(result, score)
+        page.encode("utf-8")
+        stored = json.dumps(result.to_dict())
     except Exception as exc:  # the point: nothing a submission does may crash the reports
         return [f"its results or feedback cannot be written: {type(exc).__name__}: {exc}"]
-    return []
+    sizes = {"the stored result": len(stored), "results.json": len(text)}
+    sizes["the feedback page"] = len(page)
+    return [
+        f"{what} is {size} characters long (at most {ARTIFACT_CAPS[what]})"
+        for what, size in sizes.items()
+        if size > ARTIFACT_CAPS[what]
+    ]
 
 
 def expectation_problems(
@@ -367,6 +391,7 @@ class Job:
     assignment: str
     run: Callable[[int], tuple[list[str], str | None]]  # slot -> (problems, fingerprint)
     cost: float = 5.0  # rough seconds, to start the slow ones first
+    threat: str = ""  # an attack's kind of threat (its `threat=` field), for the figures
 
 
 @dataclasses.dataclass
@@ -413,6 +438,8 @@ def attack_job(sample: samples.Sample, ctx: Context) -> Job:
         build = sample.field("build", "cell")
         if build == "cli":
             return cli_attack(sample, ctx), None
+        if build == "batch":
+            return batch_attack(sample, ctx, build_base, _solution_copy, REPO), None
         dest = ctx.root / "attacks" / sample.assignment / sample.name
         path = BUILDERS[build](sample, ctx, dest)
         started = time.monotonic()
@@ -426,11 +453,18 @@ def attack_job(sample: samples.Sample, ctx: Context) -> Job:
         limit = float(sample.field("max_seconds", "120") or 120)
         if seconds > limit:
             problems.append(f"grading took {seconds:.0f} s (allowed {limit:g} s)")
+        for n in range(2, int(sample.field("regrade", "1") or 1) + 1):
+            again = _grade(path, sample.assignment, slot, f"attack-{sample.name}")
+            if fingerprint(again) != fingerprint(result):
+                what = differences(fingerprint(result), fingerprint(again))
+                problems.append(f"grading it again (#{n}) gave another grade: {', '.join(what)}")
+                break
         if not result.sandboxed:
             problems.append("graded without the sandbox")
         return problems, fingerprint(result)
 
-    return Job("attack", sample.name, sample.assignment, run, float(sample.field("cost", "15")))
+    cost = float(sample.field("cost", "15"))
+    return Job("attack", sample.name, sample.assignment, run, cost, sample.field("threat", ""))
 
 
 def cli_attack(sample: samples.Sample, ctx: Context) -> list[str]:
@@ -496,6 +530,59 @@ def repeat_job(assignment: str, index: int, ctx: Context) -> Job:
     return Job("repeat", f"{assignment} #{index + 1}", assignment, run, cost)
 
 
+_RUN = threading.local()  # the problems the host watch found during this thread's job
+
+
+def _size_outside(root: Path, skip: set[Path], cap: int = 20_000) -> int:
+    """Bytes of the files under `root` outside the folders of `skip` (no link followed)."""
+    size, count, stack = 0, 0, [root]
+    while stack and count < cap:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if Path(entry.path) not in skip:
+                        stack.append(Path(entry.path))
+                else:
+                    size += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return size
+
+
+@contextlib.contextmanager
+def watching_the_host() -> Iterator[None]:
+    """While it lasts, every sandbox run of this process is measured: what it adds to the
+    grader's disk outside its output folder (which the grader itself watches and caps) is
+    a problem of the job that ran it."""
+    real = sandbox.run_harness
+
+    def watched(job_dir: Path, work_dir: Path, out_dir: Path, limits, slot: int = 0):
+        root = Path(job_dir).parent
+        skip = {Path(out_dir)}
+        if not sandbox.bwrap.sized_tmpfs():  # then the grader watches these two as well
+            skip |= {Path(work_dir), root / "tmp"}
+        before = _size_outside(root, skip)
+        try:
+            return real(job_dir, work_dir, out_dir, limits, slot)
+        finally:
+            grown = _size_outside(root, skip) - before
+            if grown > OUTSIDE_GROWTH and hasattr(_RUN, "problems"):
+                _RUN.problems.append(
+                    f"the run wrote {grown} bytes on the grader's disk outside its output folder"
+                )
+
+    sandbox.run_harness = watched
+    try:
+        yield
+    finally:
+        sandbox.run_harness = real
+
+
 def run_jobs(jobs: list[Job], workers: int, progress: Callable[[Outcome], None]) -> list[Outcome]:
     """Grade the jobs with `workers` threads, each on its own sandbox slot."""
     slots = iter(range(max(1, workers)))
@@ -507,10 +594,12 @@ def run_jobs(jobs: list[Job], workers: int, progress: Callable[[Outcome], None])
             with lock:
                 local.slot = next(slots)
         started = time.monotonic()
+        _RUN.problems = []
         try:
             problems, print_ = job.run(local.slot)
         except Exception as exc:  # a selftest bug or a grader crash: both are failures
             problems, print_ = [f"crashed: {type(exc).__name__}: {exc}"], None
+        problems = problems + _RUN.problems
         outcome = Outcome(job, problems, print_, time.monotonic() - started)
         with lock:
             progress(outcome)
@@ -608,7 +697,8 @@ def run_selftest(
         for problem in o.problems:
             out(f"         - {problem}")
 
-    outcomes = run_jobs(interleave(main, repeats), workers, progress)
+    with watching_the_host():
+        outcomes = run_jobs(interleave(main, repeats), workers, progress)
 
     figures: dict[str, tuple[int, int]] = {}
     labels = {
@@ -623,6 +713,9 @@ def run_selftest(
             failures += [
                 f"{job_kind} {o.job.name}: {'; '.join(o.problems)}" for o in mine if not o.ok
             ]
+    for threat in sorted({o.job.threat for o in outcomes if o.job.threat}):
+        mine = [o for o in outcomes if o.job.kind == "attack" and o.job.threat == threat]
+        figures[f"  of them: {threat}"] = (sum(o.ok for o in mine), len(mine))
     for name in sorted(baselines):
         mine = [o for o in outcomes if o.job.kind == "repeat" and o.job.assignment == name]
         same = [o for o in mine if o.ok and o.fingerprint == baselines[name]]
@@ -654,7 +747,7 @@ def run_selftest(
         out(line)
     out(f"{'time':<{width}}  {seconds:.0f} s with {workers} workers")
     if not keep:
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)  # attacks leave trees there too deep for shutil.rmtree
     return Report(figures, failures, seconds, lines)
 
 

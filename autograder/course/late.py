@@ -1,11 +1,19 @@
 """When a submission came in, and what the course's late policy makes of it.
 
-Submission times come from the first of these that knows one:
+Submission times come only from the submission system, the first of these that knows one:
   1. Gradescope's submission metadata: a `submission_metadata.json` in the class folder that
      maps entry names or student ids to Gradescope's metadata objects (their `created_at`);
   2. a CSV of times (`student_id,submitted_at` columns, ISO 8601 times);
-  3. the file's modification time (for a folder: its newest file).
-A metadata file inside a submission is never read for its time: the student wrote it.
+  3. the time the entry arrived in the class folder: the class folder's entry itself (the
+     notebook, the zip or the folder), never the times of files inside it or inside a zip.
+Nothing a student can set decides it. A metadata file inside a submission is never read: the
+student wrote it. The times stored inside a zip (and restored by tools that unpack it), and a
+file's modification time (which whatever wrote the file may set to any date), are the
+student's: the arrival time is the later of the entry's modification time and its inode
+change time, which no one can set back and which is never earlier than its arrival (a copy
+of the class folder made after the due date moves it past the due date too: give the
+submission system's times then, a CSV or Gradescope's metadata). Every result names its
+source (`SOURCES`).
 
 The policy (course.toml, per assignment) has a due date, per-student extensions, and one of:
   none               late submissions are flagged and keep every point;
@@ -22,7 +30,6 @@ import csv
 import datetime as dt
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +47,24 @@ class LateError(ValueError):
     """A times CSV or metadata file that cannot be used."""
 
 
+SOURCES = {
+    "gradescope": "Gradescope's submission metadata",
+    "csv": "the submission times CSV given with --times",
+    "arrival": "the time the entry arrived in the class folder (never times inside it)",
+    "mtime": "the file's modification time (graded before arrival times were used)",
+}
+
+
+def describe_source(source: str | None) -> str:
+    """Where a submission time came from, in words for a page."""
+    if not source:
+        return "no submission time was given, so none was checked against a due date"
+    return SOURCES.get(source, source)
+
+
 @dataclass(frozen=True)
 class SubmittedTime:
-    """When a submission came in, and which source said so (gradescope, csv or mtime)."""
+    """When a submission came in, and which source said so (a key of SOURCES)."""
 
     at: dt.datetime
     source: str
@@ -58,6 +80,8 @@ class Lateness:
     multiplier: float
     deadline: dt.datetime | None
     reason: str
+    submitted: dt.datetime | None = None
+    source: str = ""  # where `submitted` came from (a key of SOURCES); "" when no time is known
 
 
 def parse_time(text: str, where: str) -> dt.datetime:
@@ -130,16 +154,11 @@ def read_times_csv(path: Path) -> dict[str, dt.datetime]:
     return times
 
 
-def file_time(entry: Path) -> dt.datetime:
-    """The modification time of a file, or of the newest file in a folder, in UTC."""
-    newest = entry.stat().st_mtime
-    if entry.is_dir():
-        for root, _, files in os.walk(entry):
-            for name in files:
-                path = os.path.join(root, name)
-                if not os.path.islink(path):
-                    newest = max(newest, os.stat(path).st_mtime)
-    return dt.datetime.fromtimestamp(newest, tz=dt.timezone.utc)
+def arrival_time(entry: Path) -> dt.datetime:
+    """When a class folder's entry arrived there, in UTC: the later of its own modification
+    and inode change times (not following a link, never looking inside a folder)."""
+    info = entry.lstat()
+    return dt.datetime.fromtimestamp(max(info.st_mtime, info.st_ctime), tz=dt.timezone.utc)
 
 
 def submission_time(
@@ -148,7 +167,7 @@ def submission_time(
     csv_times: dict[str, dt.datetime] | None = None,
     class_times: dict[str, dt.datetime] | None = None,
 ) -> SubmittedTime:
-    """When `entry` was submitted: Gradescope metadata, then the CSV, then the file's time."""
+    """When `entry` was submitted: Gradescope metadata, then the CSV, then its arrival."""
     found = None
     if class_times:
         found = class_times.get(entry.name) or class_times.get(student)
@@ -156,22 +175,27 @@ def submission_time(
         return SubmittedTime(found, "gradescope")
     if csv_times and student in csv_times:
         return SubmittedTime(csv_times[student], "csv")
-    return SubmittedTime(file_time(entry), "mtime")
+    return SubmittedTime(arrival_time(entry), "arrival")
 
 
-def lateness(settings: AssignmentSettings, student: str, submitted: dt.datetime | None) -> Lateness:
-    """Apply the assignment's due date, extensions and late policy to one submission."""
+def lateness(
+    settings: AssignmentSettings, student: str, submitted: dt.datetime | None, source: str = ""
+) -> Lateness:
+    """Apply the assignment's due date, extensions and late policy to one submission;
+    `source` says where `submitted` came from (it is carried into the verdict)."""
+    known = {"submitted": submitted, "source": source if submitted is not None else ""}
     due = settings.due
     deadline = settings.extensions.get(student, due)
     if deadline is None or submitted is None:
-        return Lateness(False, 0.0, 0, 1.0, deadline, "no due date" if deadline is None else "")
+        reason = "no due date" if deadline is None else ""
+        return Lateness(False, 0.0, 0, 1.0, deadline, reason, **known)
     shift = deadline - due if due is not None else dt.timedelta(0)
     cutoff = settings.cutoff + shift if settings.cutoff is not None else None
     seconds = max(0.0, (submitted - deadline).total_seconds())
     days = math.ceil(seconds / DAY) if seconds > 0 else 0
     extended = " (extended)" if student in settings.extensions else ""
     if seconds == 0:
-        return Lateness(False, 0.0, 0, 1.0, deadline, f"on time{extended}")
+        return Lateness(False, 0.0, 0, 1.0, deadline, f"on time{extended}", **known)
     policy = settings.late_policy
     after_cutoff = cutoff is not None and submitted > cutoff
     if policy == "none":
@@ -187,4 +211,4 @@ def lateness(settings: AssignmentSettings, student: str, submitted: dt.datetime 
         limit = cutoff if cutoff is not None else deadline
         multiplier = 0.0 if submitted > limit else 1.0
         why = "after the cutoff" if multiplier == 0 else "late, before the cutoff"
-    return Lateness(True, seconds, days, multiplier, deadline, why + extended)
+    return Lateness(True, seconds, days, multiplier, deadline, why + extended, **known)

@@ -19,10 +19,12 @@ from typing import Any
 
 from autograder.course.students import Student
 from autograder.gradebook.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from autograder.grading.result import GradeResult
+from autograder.grading.result import GradeResult, bounded
 from autograder.grading.score import ManualScore, score_of
 
-MAX_RESULT_CHARS = 8 * 1024 * 1024  # one stored result (far below SQLite's 1 GB limit)
+# One stored result (far below SQLite's 1 GB limit). A result is bounded before it is stored
+# (grading.result.bounded), which keeps it far below this: the check is a last guard only.
+MAX_RESULT_CHARS = 8 * 1024 * 1024
 
 
 class GradebookError(ValueError):
@@ -170,8 +172,8 @@ class Gradebook:
         out_dir: str | None,
     ) -> int:
         """Store one result (graded or not) as the student's current grade, with its checks,
-        in one transaction; returns the row's id."""
-        data = result.to_dict()
+        in one transaction; returns the row's id. The result is cut to its caps first."""
+        data = bounded(result).to_dict()
         text = json.dumps(data)
         if len(text) > MAX_RESULT_CHARS:
             raise GradebookError(

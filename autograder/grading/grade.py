@@ -24,8 +24,9 @@ from autograder.grading import suite
 from autograder.grading.intake import Submission, SubmissionError, load_submission
 from autograder.grading.job import write_job
 from autograder.grading.outputs import HarnessOutput, read_output
-from autograder.grading.result import NOT_GRADED, CheckResult, GradeResult
+from autograder.grading.result import NOT_GRADED, CheckResult, GradeResult, bounded
 from autograder.grading.statements import split_statements
+from autograder.sandbox.cleanup import remove_tree
 
 # Modules the harness loads before the submission's folder is on the import path: a file of
 # the same name (numpy.py beside the notebook) could never take effect, so it is left out.
@@ -89,13 +90,23 @@ def _stage_modules(sub: Submission, manifest: plugin.Manifest, work: Path) -> li
 
 def _copy_regular_files(source: Path, dest: Path) -> None:
     """Copy the sandbox's output folder: regular files only. The submission may have left
-    links there (to files of this machine) or pipes, which a plain copy would follow."""
-    for path in sorted(source.rglob("*")):
-        if path.is_symlink() or not path.is_file():
+    links there (to files of this machine), pipes, or trees too deep to walk recursively."""
+    stack = [source]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
             continue
-        target = dest / path.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        for path in entries:
+            if path.is_symlink():
+                continue
+            if path.is_dir():
+                stack.append(path)
+            elif path.is_file():
+                target = dest / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
 
 
 def not_graded(
@@ -104,7 +115,7 @@ def not_graded(
     """The result of a submission that could not be graded: every check lost, with why."""
     checks = suite.load(assignment)
     overrides = course.settings(assignment).points
-    return GradeResult(
+    result = GradeResult(
         student_id=student_id,
         assignment=assignment,
         status=NOT_GRADED,
@@ -127,6 +138,7 @@ def not_graded(
         notes=[f"This submission could not be graded: {reason}"],
         staff_notes=[staff] if staff else [],
     )
+    return bounded(result)
 
 
 def grade_submission(
@@ -145,7 +157,7 @@ def grade_submission(
 
     sid = student_id or student_id_from_path(Path(path))
     try:
-        return _grade(Path(path), assignment, course, sid, slot, limits, keep_dir)
+        return bounded(_grade(Path(path), assignment, course, sid, slot, limits, keep_dir))
     except SubmissionError as exc:
         return not_graded(assignment, sid, course, str(exc))
     except Exception as exc:  # a grader fault on one submission must not stop the others
@@ -167,8 +179,10 @@ def _grade(
     limits = limits or sandbox.Limits()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="effdl-grade-") as tmp:
-        root = Path(tmp)
+    # The submission writes into this folder (its zip unpacked, its output): removed with
+    # remove_tree, which no tree it leaves there can make fail or recurse.
+    root = Path(tempfile.mkdtemp(prefix="effdl-grade-"))
+    try:
         root.chmod(0o711)
         sub = load_submission(path, assignment, root / "staging", student_id)
         variant = manifest.variant(course.secret, sub.student_id)
@@ -186,7 +200,13 @@ def _grade(
         output = read_output(out_dir, len(calls))
         if keep_dir is not None:
             _copy_regular_files(out_dir, keep_dir)
-    notes += run.notes + _harness_notes(output, run)
+    finally:
+        left = remove_tree(root)
+    if left:
+        leftover = [f"{left} entries under {root} could not be removed after grading"]
+    else:
+        leftover = []
+    notes += run.notes + _harness_notes(output, run, calls)
     checks_started = time.perf_counter()
     settings = course.settings(assignment)
     meta = {
@@ -213,7 +233,7 @@ def _grade(
         timings=timings,
         plots=view.plots,
         stdout=output.stdout,
-        staff_notes=faults,
+        staff_notes=faults + leftover,
     )
     if result.variant_mismatch:
         result.notes.insert(
@@ -224,8 +244,23 @@ def _grade(
     return result
 
 
-def _harness_notes(output: HarnessOutput, run: sandbox.SandboxRun) -> list[str]:
+def _harness_notes(output: HarnessOutput, run: sandbox.SandboxRun, calls: list) -> list[str]:
     notes = list(output.notes)
+    unstable = sorted(
+        {c.func for c, r in zip(calls, output.calls) if r.status == "not_reproducible"}
+    )
+    if unstable:
+        notes.append(
+            "not reproducible: "
+            + ", ".join(f"`{f}`" for f in unstable[:10])
+            + " returned different values for the same inputs and seed when called twice; "
+            "those calls count as failed, since a grade must be the same at every grading"
+        )
+    if output.not_rerun:
+        notes.append(
+            f"{output.not_rerun} call(s) took over a quarter of their time budget and were made "
+            "once only: whether they return the same values every time was not checked"
+        )
     for event in output.skipped:
         notes.append(
             f"skipped a statement of cell {event.get('cell')} (line {event.get('line')}): "

@@ -44,7 +44,8 @@ class StudentScore:
 def lateness_of(course: Course, row: SubmissionRow) -> late.Lateness:
     """The late policy's verdict on a stored submission (its time came from the submission
     system when it was graded)."""
-    return late.lateness(course.settings(row.assignment), row.student_id, row.submitted_time)
+    settings = course.settings(row.assignment)
+    return late.lateness(settings, row.student_id, row.submitted_time, row.submitted_source or "")
 
 
 def student_score(

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder import plugin
-from autograder.grading.result import GradeResult
+from autograder.course.late import Lateness
+from autograder.grading.result import MAX_PLOTS, GradeResult
 from autograder.grading.score import Score
 from autograder.publishing.files import write_atomic
 from autograder.publishing.pages import render
+from autograder.publishing.results_json import submission_info
 from autograder.publishing.svgplot import line_plot
 
 
@@ -27,9 +29,13 @@ def problem_order(key: str) -> list[Any]:
 
 
 def render_feedback(
-    result: GradeResult, score: Score, manual: list[dict[str, Any]] | None = None
+    result: GradeResult,
+    score: Score,
+    manual: list[dict[str, Any]] | None = None,
+    lateness: Lateness | None = None,
 ) -> str:
-    """The feedback page's HTML; `manual` rows are the hand-graded questions."""
+    """The feedback page's HTML; `manual` rows are the hand-graded questions, `lateness`
+    the late policy's verdict (the page says when it was submitted and who says so)."""
     rows = [
         {
             "problem": c.problem,
@@ -52,9 +58,10 @@ def render_feedback(
                 p["reference"],
                 p.get("log_y", False),
                 x_label=p.get("x_label", "step"),
+                x_step=p.get("x_step", 1),
             ),
         }
-        for p in sorted(result.plots, key=lambda p: problem_order(p["problem"]))
+        for p in sorted(result.plots[:MAX_PLOTS], key=lambda p: problem_order(p["problem"]))
     ]
     try:
         title = plugin.get(result.assignment).title
@@ -80,10 +87,15 @@ def render_feedback(
         manual=sorted(manual or [], key=lambda m: problem_order(m["problem"])),
         plots=plots,
         stdout=result.stdout[:20000],
+        submission=submission_info(lateness),
     )
 
 
 def write_feedback(
-    result: GradeResult, score: Score, path: Path, manual: list[dict[str, Any]] | None = None
+    result: GradeResult,
+    score: Score,
+    path: Path,
+    manual: list[dict[str, Any]] | None = None,
+    lateness: Lateness | None = None,
 ) -> None:
-    write_atomic(path, render_feedback(result, score, manual))
+    write_atomic(path, render_feedback(result, score, manual, lateness))

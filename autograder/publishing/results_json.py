@@ -4,7 +4,8 @@ Schema (https://gradescope-autograders.readthedocs.io/en/latest/specs/): a top-l
 output and tests [{name, number, score, max_score, status, output, visibility, tags}]. Extra
 credit checks carry the tag "extra credit"; hand-graded questions appear as tests of their
 own (0 until graded). The top-level score is the score model's total (late multiplier
-applied); extra_data.effdl holds the whole score and what this platform adds.
+applied); extra_data.effdl holds the whole score and what this platform adds, among it the
+submission time and the source it came from (`submission`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,34 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autograder.course.late import Lateness, describe_source
 from autograder.grading.result import GradeResult
 from autograder.grading.score import Score
 from autograder.publishing.files import write_atomic
 
 
+def submission_info(lateness: Lateness | None) -> dict[str, Any]:
+    """When the submission came in, where that time came from, and its standing."""
+    submitted = lateness.submitted if lateness is not None else None
+    source = lateness.source if lateness is not None and submitted is not None else ""
+    deadline = lateness.deadline if lateness is not None else None
+    return {
+        "submitted_at": submitted.isoformat() if submitted is not None else None,
+        "time_source": source or None,
+        "time_source_text": describe_source(source),
+        "deadline": deadline.isoformat() if deadline is not None else None,
+        "late": bool(lateness.late) if lateness is not None else False,
+    }
+
+
 def results_dict(
-    result: GradeResult, score: Score, manual: list[dict[str, Any]] | None = None
+    result: GradeResult,
+    score: Score,
+    manual: list[dict[str, Any]] | None = None,
+    lateness: Lateness | None = None,
 ) -> dict[str, Any]:
-    """The results.json content; `manual` are the feedback page's hand-graded rows."""
+    """The results.json content; `manual` are the feedback page's hand-graded rows and
+    `lateness` the late policy's verdict (with the submission time and its source)."""
     tests = []
     for check in result.checks:
         tags = [check.problem, check.function] + (["extra credit"] if check.extra_credit else [])
@@ -56,6 +76,9 @@ def results_dict(
     header = [f"{result.assignment}: {score.summary()}"]
     if result.notebook:
         header.append(f"graded notebook: {result.notebook}")
+    info = submission_info(lateness)
+    if info["submitted_at"]:
+        header.append(f"submitted {info['submitted_at']} (time from {info['time_source_text']})")
     header += result.notes
     return {
         "score": score.total,
@@ -76,6 +99,7 @@ def results_dict(
                 "check_version": result.check_version,
                 "content_hash": result.content_hash,
                 "score": score.to_dict(),
+                "submission": info,
                 "timings": {k: round(v, 4) for k, v in result.timings.items()},
             }
         },
@@ -83,6 +107,11 @@ def results_dict(
 
 
 def write_results(
-    result: GradeResult, score: Score, path: Path, manual: list[dict[str, Any]] | None = None
+    result: GradeResult,
+    score: Score,
+    path: Path,
+    manual: list[dict[str, Any]] | None = None,
+    lateness: Lateness | None = None,
 ) -> None:
-    write_atomic(path, json.dumps(results_dict(result, score, manual), indent=2) + "\n")
+    text = json.dumps(results_dict(result, score, manual, lateness), indent=2)
+    write_atomic(path, text + "\n")

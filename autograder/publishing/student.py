@@ -12,7 +12,7 @@ from typing import Any
 
 from autograder.course.late import Lateness
 from autograder.grading.questions import Question, QuestionsError, questions
-from autograder.grading.result import GradeResult
+from autograder.grading.result import GradeResult, bounded
 from autograder.grading.score import ManualScore, Score, score_of
 from autograder.publishing.feedback import write_feedback
 from autograder.publishing.results_json import write_results
@@ -53,12 +53,14 @@ def publish(
     lateness: Lateness | None = None,
     hand_graded: bool = True,
 ) -> Score:
-    """Write folder/results.json and folder/feedback.html; returns the score they show.
+    """Write folder/results.json and folder/feedback.html (both say where the submission time
+    in `lateness` came from; the result is cut to its caps first); returns their score.
     `hand_graded` counts the assignment's hand-graded questions in the total (pending ones
     as 0); without it (Gradescope grades those itself) only the automatic part counts."""
+    bounded(result)
     qs = hand_graded_questions(result.assignment) if hand_graded else ()
     score = score_of(result, manual, qs, lateness)
     rows = manual_rows(qs, manual)
-    write_results(result, score, folder / "results.json", rows)
-    write_feedback(result, score, folder / "feedback.html", rows)
+    write_results(result, score, folder / "results.json", rows, lateness)
+    write_feedback(result, score, folder / "feedback.html", rows, lateness)
     return score

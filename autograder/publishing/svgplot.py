@@ -1,7 +1,9 @@
 """Line plots as inline SVG: fast, dependency-free figures for feedback pages.
 
 matplotlib costs about half a second to import and more per figure; a feedback page needs
-only a few polylines, so they are drawn here directly.
+only a few polylines, so they are drawn here directly. Whatever it is given, a figure is cut
+to the result model's caps before it is drawn (grading.result.bounded_plot: at most
+MAX_CURVES curves a side, MAX_POINTS points a curve), so its size is bounded.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import html
 import math
 
 import numpy as np
+
+from autograder.grading.result import bounded_plot
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 
@@ -35,13 +39,16 @@ def line_plot(
     width: int = 460,
     height: int = 260,
     x_label: str = "step",
+    x_step: int = 1,
 ) -> str:
     """An SVG of the student's curves (solid) over the reference curves (dashed, grey-ish).
 
-    Each value is a 1-D array of y values at x = 0, 1, 2, ... (`x_label` names x); with log_y the plot shows
-    log10(max(y, 1e-300)). Non-finite values break the line.
+    Each value is a 1-D array of y values at x = 0, k, 2k, ... (k = `x_step`; `x_label` names
+    x); with log_y the plot shows log10(max(y, 1e-300)). Non-finite values break the line.
     """
-    reference = reference or {}
+    plot = bounded_plot("", title, series, reference or {}, log_y, x_label, x_step)
+    title, series, reference = plot["title"], plot["series"], plot["reference"]
+    x_step = plot["x_step"]
     left, right, top, bottom = 56, 130, 28, 34
     curves = []
     for label, ys in list(series.items()) + [(k + " (ref)", v) for k, v in reference.items()]:
@@ -58,7 +65,7 @@ def line_plot(
     lo, hi = float(finite.min()), float(finite.max())
     if hi - lo < 1e-12:
         lo, hi = lo - 1, hi + 1
-    n = max((c[1].size for c in curves), default=1)
+    n = max(((c[1].size - 1) * x_step + 1 for c in curves), default=1)
     pw, ph = width - left - right, height - top - bottom
 
     def sx(i: float) -> float:
@@ -98,7 +105,7 @@ def line_plot(
         segments, current = [], []
         for i, v in enumerate(y):
             if math.isfinite(v):
-                current.append(f"{sx(i):.1f},{sy(v):.1f}")
+                current.append(f"{sx(i * x_step):.1f},{sy(v):.1f}")
             elif current:
                 segments.append(current)
                 current = []

@@ -17,10 +17,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autograder.sandbox import bwrap, cgroups
 from autograder.sandbox.install import LAUNCH
 from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
+
+STDERR_KEPT = 8000  # bytes of the sandbox's own stdout and stderr kept for the staff
 
 
 @dataclass(frozen=True)
@@ -114,15 +117,70 @@ def _exit_notifier(pid: int) -> int | None:
         return None
 
 
-def _wait_for_exit(proc: subprocess.Popen, ended: int | None, seconds: float) -> None:
-    """Wait up to `seconds` for proc to end. With a pidfd it wakes the moment the process
-    ends; Popen.wait with a timeout polls, and loses up to 50 ms per run."""
-    if ended is None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=seconds)
-        return
-    select.select([ended], [], [], seconds)
-    proc.poll()
+class _Drain:
+    """The read end of the sandbox's stdout and stderr (one pipe): read as it comes, so the
+    run never blocks on it, keeping only the first `keep` bytes. Nothing the sandbox writes
+    there reaches the grader's disk; what is dropped is only counted."""
+
+    def __init__(self, pipe: Any, keep: int) -> None:
+        self.fd: int | None = pipe.fileno()
+        self.pipe = pipe
+        self.keep = keep
+        self.head = bytearray()
+        self.dropped = 0
+        os.set_blocking(self.fd, False)
+
+    def read(self) -> None:
+        """Take what is in the pipe now (closing it at its end)."""
+        while self.fd is not None:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.pipe.close()
+                self.fd = None
+                return
+            room = max(0, self.keep - len(self.head))
+            self.head += chunk[:room]
+            self.dropped += len(chunk) - min(room, len(chunk))
+
+    def finish(self, seconds: float) -> None:
+        """Read to the end of the pipe, for at most `seconds` (a process that outlived the
+        run may still hold its write end; kill_uid ends it)."""
+        deadline = time.monotonic() + seconds
+        while self.fd is not None and time.monotonic() < deadline:
+            select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            self.read()
+        if self.fd is not None:
+            self.pipe.close()
+            self.fd = None
+
+    def text(self) -> str:
+        text = self.head.decode("utf-8", "replace")
+        return text + (f"\n[... {self.dropped} more bytes not kept]" if self.dropped else "")
+
+
+def _wait_for_exit(
+    proc: subprocess.Popen, ended: int | None, seconds: float, output: _Drain
+) -> None:
+    """Wait up to `seconds` for proc to end, draining its output meanwhile. With a pidfd it
+    wakes the moment the process ends; without one it looks every 50 ms."""
+    deadline = time.monotonic() + seconds
+    while proc.poll() is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        watched = [fd for fd in (ended, output.fd) if fd is not None]
+        wait = left if ended is not None else min(left, 0.05)
+        ready, _, _ = select.select(watched, [], [], wait)
+        if output.fd is not None and output.fd in ready:
+            output.read()
+        if ended is not None and ended in ready:
+            proc.poll()
+            return
 
 
 def run_harness(
@@ -196,35 +254,37 @@ def _run_harness(
     before = [_tree_usage(folder, limits.out_files) for folder in watched]
     base_size, base_count = sum(u[0] for u in before), sum(u[1] for u in before)
     started = time.monotonic()
-    stderr_path = job_dir.parent / "sandbox-stderr.txt"
     timed_out = overflow = False
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=work_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stderr,
-            stderr=stderr,
-            preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
-        )
-        # Wait, watching what the run writes to the grader's disk (only /out is on it).
-        ended = _exit_notifier(proc.pid)
-        while proc.poll() is None:
-            _wait_for_exit(proc, ended, 0.25)
-            if proc.returncode is not None:
-                break
-            usage = [_tree_usage(folder, limits.out_files) for folder in watched]
-            size = sum(u[0] for u in usage) - base_size
-            count = sum(u[1] for u in usage) - base_count
-            overflow = size > limits.out_mb * 1024 * 1024 or count > limits.out_files
-            timed_out = time.monotonic() - started > limits.wall_seconds
-            if overflow or timed_out:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if ended is not None:
-            os.close(ended)
+    # The sandbox's own stdout and stderr go to a pipe read here, never to a file: a file
+    # outside /out would be a place on the grader's disk that nothing watches.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=work_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
+    )
+    output = _Drain(proc.stdout, STDERR_KEPT)
+    # Wait, watching what the run writes to the grader's disk (only /out is on it).
+    ended = _exit_notifier(proc.pid)
+    while proc.poll() is None:
+        _wait_for_exit(proc, ended, 0.25, output)
+        if proc.returncode is not None:
+            break
+        usage = [_tree_usage(folder, limits.out_files) for folder in watched]
+        size = sum(u[0] for u in usage) - base_size
+        count = sum(u[1] for u in usage) - base_count
+        overflow = size > limits.out_mb * 1024 * 1024 or count > limits.out_files
+        timed_out = time.monotonic() - started > limits.wall_seconds
+        if overflow or timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if ended is not None:
+        os.close(ended)
+    output.finish(1.0)
     wall = time.monotonic() - started
     left = kill_uid(uid)
     run = SandboxRun(
@@ -233,7 +293,7 @@ def _run_harness(
         returncode=proc.returncode,
         wall_seconds=wall,
         timed_out=timed_out,
-        stderr=stderr_path.read_bytes()[:8000].decode("utf-8", "replace"),
+        stderr=output.text(),
         uid=uid,
         leftover_processes=left,
         output_overflow=overflow,

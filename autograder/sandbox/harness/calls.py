@@ -1,5 +1,13 @@
 """One graded call: find the student's function, rebuild its inputs, call it, write the value.
 
+A call is made twice, the second time with the same seed, fresh inputs and the notebook's
+names put back, and the two encoded values are compared: a grade must not depend on
+os.urandom, the clock or anything else that differs between two runs, so a call whose runs
+differ is reported as not reproducible instead of a value. A call that took more than
+RERUN_SHARE of its time budget is not made again (its record says so): the runner allows
+each call call_deadline(timeout) seconds in all, enough for the second run. A call of
+`repeat` draws is made again for its first RERUN_DRAWS draws.
+
 Modes: "call" calls func(*args, **kwargs) (`repeat` times with fresh copies of the inputs
 and one shared generator, returning the list); "value" returns a name's value
 (TF_ANSWERS); any other mode is an assignment's fixture (see `register_fixtures`): a
@@ -21,8 +29,13 @@ from types import ModuleType
 from typing import Any
 
 from . import codec
+from .processes import end_children
 
 MISSING_NAME = "EffdlNameMissing"
+TOO_LARGE = "EffdlTooLarge"
+NOT_REPRODUCIBLE = "EffdlNotReproducible"
+RERUN_SHARE = 0.25  # a call that took at most this share of its budget is made a second time
+RERUN_DRAWS = 20  # draws of a `repeat` call made the second time
 MODES: dict[str, Callable[[Any, Any], Any]] = {}
 SUBMITTED: list[str] = []  # support modules beside the notebook that may define graded names
 
@@ -86,9 +99,13 @@ def describe_exception(exc: BaseException) -> dict[str, str]:
     return {"error": f"{name}: {text}", "error_type": name, "traceback": tb[-4000:]}
 
 
-def run_one(call: dict[str, Any], index: int, namespace: dict[str, Any], out_dir: str) -> None:
-    """Seed, run one call, encode its value and write calls/INDEX.json atomically."""
-    seed = int(call.get("seed", 1000 + index))
+def call_deadline(timeout: float) -> float:
+    """Seconds one call may take in all: its budget, plus the share for its second run."""
+    return timeout * (1 + RERUN_SHARE)
+
+
+def seed_globals(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (the ones a notebook may use)."""
     random.seed(seed)
     np = sys.modules.get("numpy")
     if np is not None:
@@ -96,13 +113,77 @@ def run_one(call: dict[str, Any], index: int, namespace: dict[str, Any], out_dir
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
+
+
+def attempt(call: dict[str, Any], seed: int, namespace: dict[str, Any]) -> tuple[dict, float, Any]:
+    """One run of a call with the global generators seeded: its record, its seconds and the
+    value itself (None when it raised)."""
+    seed_globals(seed)
     started = time.perf_counter()
+    value = None
     try:
         value = run_call(call, namespace)
         record = {"status": "ok", "value": codec.encode(value)}
+    except codec.TooLarge as exc:
+        text = f"it returned a value too large to check ({exc}; graded results are small)"
+        record = {"status": "error", "error": text, "error_type": TOO_LARGE, "traceback": ""}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt count as the call failing
         record = {"status": "error", **describe_exception(exc)}
-    record["seconds"] = time.perf_counter() - started
+    return record, time.perf_counter() - started, value
+
+
+def _outcome(record: dict[str, Any]) -> tuple[str, str]:
+    """What two runs must agree on: the encoded value, or the kind of error raised."""
+    if record["status"] == "ok":
+        return "ok", json.dumps(record["value"], allow_nan=False)
+    return "error", str(record.get("error_type"))
+
+
+def _same_again(call: dict[str, Any], seed: int, namespace: dict[str, Any], first: tuple) -> bool:
+    """Whether a second run agrees with the first, (record, value). A call of `repeat`
+    draws from one generator is made again for its first RERUN_DRAWS draws only: they are
+    the same draws, from the same start, when the function uses what it is given."""
+    record, value = first
+    repeat = int(call.get("repeat", 1))
+    if call.get("mode", "call") == "call" and repeat > RERUN_DRAWS:
+        call = {**call, "repeat": RERUN_DRAWS}
+        if record["status"] == "ok":
+            record = {"status": "ok", "value": codec.encode(value[:RERUN_DRAWS])}
+    again, _, _ = attempt(call, seed, namespace)
+    return _outcome(again) == _outcome(record)
+
+
+def run_one(
+    call: dict[str, Any],
+    index: int,
+    namespace: dict[str, Any],
+    out_dir: str,
+    reset: Callable[[], None] | None = None,
+) -> None:
+    """Run one call (twice, see the module docstring; `reset` puts back what the first run
+    may have changed) and write calls/INDEX.json atomically."""
+    seed = int(call.get("seed", 1000 + index))
+    timeout = float(call.get("timeout", 10.0))
+    record, seconds, value = attempt(call, seed, namespace)
+    if seconds > timeout:  # the runner waits a little longer, for the second run only
+        record = {"status": "timeout", "error": "it ran past its time budget"}
+    elif call.get("mode", "call") == "value":
+        pass  # a name's value: a second read in the same process could not differ
+    elif seconds <= RERUN_SHARE * timeout:
+        end_children()
+        if reset is not None:
+            reset()
+        if not _same_again(call, seed, namespace, (record, value)):
+            record = {
+                "status": "error",
+                "error": "it returned different values for the same inputs and seed",
+                "error_type": NOT_REPRODUCIBLE,
+                "traceback": "",
+            }
+        record["rerun"] = True
+    else:
+        record["rerun"] = False
+    record["seconds"] = seconds
     path = os.path.join(out_dir, "calls", f"{index}.json")
     with open(path + ".tmp", "w", encoding="utf-8") as fh:
         json.dump(record, fh, allow_nan=False)

@@ -12,6 +12,11 @@ Both sides use these two functions. JSON with tags, never pickles or objects:
     generator seed    {"__rng__": 11}   (inputs only: becomes np.random.default_rng(11))
     anything else     {"__unsupported__": "module.Type"}   (outputs only; no method is called)
 
+One returned value is capped as a whole, before the work of encoding it: at most
+VALUE_BYTES_CAP bytes of JSON and VALUE_ITEMS_CAP items, however it is nested; over that,
+`encode` raises TooLarge and the call reports that instead of a value. The grader's side
+caps what it reads again (grading/outputs.py), since student code can write the files itself.
+
 Standard library and numpy only (numpy is imported where it is used: the harness module is
 loaded before the sandbox's Python can see numpy).
 """
@@ -26,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 STRING_CAP = 20_000  # characters of one returned string that are kept
-ARRAY_BYTES_CAP = 32 * 1024 * 1024  # one returned array
 ITEMS_CAP = 100_000  # items of one returned list or tuple that are kept
+VALUE_BYTES_CAP = 8 * 1024 * 1024  # JSON bytes of one call's whole encoded value
+VALUE_ITEMS_CAP = 200_000  # values (numbers, strings, containers, arrays) in one call's value
 ENCODE_DEPTH = 12
 DECODE_DEPTH = 40
 ARRAY_KINDS = "biufc"
@@ -35,6 +41,37 @@ ARRAY_KINDS = "biufc"
 
 class BadValue(ValueError):
     """Data that is not a well-formed encoded value."""
+
+
+class TooLarge(ValueError):
+    """A value larger than one call may return (VALUE_BYTES_CAP, VALUE_ITEMS_CAP)."""
+
+
+class _Budget:
+    """What is left of one value's caps while it is encoded: charged before each piece is
+    built, so that an oversized value is refused before its bytes are made."""
+
+    def __init__(self) -> None:
+        self.bytes = VALUE_BYTES_CAP
+        self.items = VALUE_ITEMS_CAP
+
+    def check(self, size: int) -> None:
+        """Refuse now what would not fit."""
+        if size > self.bytes:
+            raise TooLarge(f"more than {VALUE_BYTES_CAP // 2**20} MiB once encoded")
+
+    def charge(self, size: int, items: int = 1) -> None:
+        self.bytes -= size
+        self.items -= items
+        if self.bytes < 0:
+            raise TooLarge(f"more than {VALUE_BYTES_CAP // 2**20} MiB once encoded")
+        if self.items < 0:
+            raise TooLarge(f"more than {VALUE_ITEMS_CAP} numbers, strings and containers")
+
+
+def _text_size(text: str) -> int:
+    """An upper bound of a string's length in JSON (non-ASCII characters become \\uXXXX)."""
+    return len(text) + 2 if text.isascii() else 6 * len(text) + 2
 
 
 @dataclass(frozen=True)
@@ -51,41 +88,57 @@ class Unsupported:
     type_name: str
 
 
-def encode(value: Any, strict: bool = False, depth: int = 0) -> Any:
+def encode(value: Any, strict: bool = False, depth: int = 0, budget: _Budget | None = None) -> Any:
     """`value` as JSON-ready data. An object that is not data becomes Unsupported, or with
     `strict` (the grader encoding inputs, where that is a bug) a TypeError. Only exact types
-    are trusted: a subclass of int or list could run code when its methods are called."""
+    are trusted: a subclass of int or list could run code when its methods are called.
+    Without `strict` the whole value is capped (TooLarge, see the module docstring)."""
+    if budget is None and not strict:
+        budget = _Budget()
     np = sys.modules.get("numpy")
     torch = sys.modules.get("torch")
     if depth > ENCODE_DEPTH:
         return _unsupported(f"nesting deeper than {ENCODE_DEPTH}", strict)
     kind = type(value)
+    charge = budget.charge if budget is not None else _free
     if value is None or kind is bool:
+        charge(6)
         return value
     if kind is int:
+        charge(24)
         if abs(value) <= 2**63:
             return value
         big = float("inf") if abs(value).bit_length() > 1023 else abs(float(value))
         return {"__float__": repr(big if value > 0 else -big)}
     if kind is str:
-        return value[:STRING_CAP]
+        value = value[:STRING_CAP]
+        charge(_text_size(value))
+        return value
     if kind is float:
+        charge(28)
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if kind is Rng:
+        charge(24)
         return {"__rng__": int(value.seed)}
     if kind is list:
+        charge(2)
         if _same_arrays(value, np):
-            return {"__stacked__": encode(np.stack(value[:ITEMS_CAP]), strict, depth + 1)}
-        return [encode(v, strict, depth + 1) for v in value[:ITEMS_CAP]]
+            items = value[:ITEMS_CAP]
+            if budget is not None:  # checked before np.stack copies them (charged below)
+                budget.check(items[0].nbytes * len(items))
+            return {"__stacked__": encode(np.stack(items), strict, depth + 1, budget)}
+        return [encode(v, strict, depth + 1, budget) for v in value[:ITEMS_CAP]]
     if kind is tuple:
-        return {"__tuple__": [encode(v, strict, depth + 1) for v in value[:ITEMS_CAP]]}
+        charge(16)
+        return {"__tuple__": [encode(v, strict, depth + 1, budget) for v in value[:ITEMS_CAP]]}
     if kind is dict:
+        charge(16)
         pairs = list(value.items())[:ITEMS_CAP]
-        return {
-            "__dict__": [
-                [encode(k, strict, depth + 1), encode(v, strict, depth + 1)] for k, v in pairs
-            ]
-        }
+        out = []
+        for k, v in pairs:
+            charge(6, 0)
+            out.append([encode(k, strict, depth + 1, budget), encode(v, strict, depth + 1, budget)])
+        return {"__dict__": out}
     if torch is not None and isinstance(value, torch.Tensor):
         value = torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value)).resolve_conj())
     if np is not None and isinstance(value, np.generic):
@@ -94,8 +147,7 @@ def encode(value: Any, strict: bool = False, depth: int = 0) -> Any:
         array = np.ndarray.view(value, np.ndarray)
         if array.dtype.kind not in ARRAY_KINDS:
             return _unsupported(f"numpy array of dtype {array.dtype}", strict)
-        if array.nbytes > ARRAY_BYTES_CAP:
-            return _unsupported(f"array of {array.nbytes} bytes (cap {ARRAY_BYTES_CAP})", strict)
+        charge(_array_size(array))
         array = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
         return {
             "__ndarray__": base64.b64encode(array.tobytes()).decode("ascii"),
@@ -103,6 +155,15 @@ def encode(value: Any, strict: bool = False, depth: int = 0) -> Any:
             "shape": list(array.shape),
         }
     return _unsupported(kind.__module__ + "." + kind.__qualname__, strict)
+
+
+def _free(size: int, items: int = 1) -> None:
+    """The charge of the grader's own inputs (strict): nothing."""
+
+
+def _array_size(array: Any) -> int:
+    """An array's encoded size: base64 of its bytes, plus its dtype and shape."""
+    return 4 * (array.nbytes + 2) // 3 + 60 + 12 * array.ndim
 
 
 def _unsupported(name: str, strict: bool) -> dict[str, str]:

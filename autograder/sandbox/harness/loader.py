@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from .calls import describe_exception
+from .calls import describe_exception, seed_globals
 from .processes import reap_children
 from .protocol import send
 from .runner import call_groups, run_group
@@ -40,6 +40,7 @@ def loader(
     fd, ack_fd = pipes
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     stdout = sys.stdout
+    seed_globals(0)  # what top-level code draws from the global generators is the same each time
     for k, stmt in enumerate(job["statements"]):
         if k in state["skip"]:
             continue

@@ -11,6 +11,24 @@ import os
 import signal
 import time
 
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+
+
+def make_undumpable() -> bool:
+    """Mark this process (and the children it forks from now on) not dumpable, so that no
+    process of the same uid can reach it: ptrace, /proc/PID/mem, /proc/PID/fd and
+    pidfd_getfd all need ptrace access, which a non-dumpable process grants only to
+    CAP_SYS_PTRACE. Student code can mark its own process dumpable again, never this one.
+    True when the flag is off afterwards (False where prctl does not exist)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
 
 def sandbox_pids(keep: int) -> list[int]:
     """Every process of the sandbox except the supervisor (PID 1) and `keep`."""
@@ -54,6 +72,19 @@ def kill_strays(keep: int, keep_children: bool = False) -> None:
             if state in (b"Z", b"X"):
                 break
             time.sleep(0.001)
+
+
+def end_children() -> None:
+    """Kill and reap this process's children: what a call's first run left running, before
+    its second run (which should find the sandbox as the first one did)."""
+    me = os.getpid()
+    children = [pid for pid in sandbox_pids(keep=me) if parent_of(pid) == me]
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def kill_leftovers() -> None:

@@ -18,7 +18,7 @@ import signal
 import time
 from typing import Any
 
-from .calls import run_one
+from .calls import call_deadline, run_one
 from .processes import exit_status
 from .protocol import read_exactly, send
 from .world import restore_world
@@ -41,17 +41,21 @@ def call_process(
     os.setpgid(0, 0)
     names = dict(namespace)
     first = True
+
+    def reset() -> None:
+        restore_world(world, stdout)
+        namespace.clear()
+        namespace.update(names)
+
     while True:
         message = read_exactly(go, 4)
         if message is None:  # the runner closed the pipe: no more calls
             os._exit(0)
         index = int.from_bytes(message, "little")
         if not first:
-            restore_world(world, stdout)
-            namespace.clear()
-            namespace.update(names)
+            reset()
         first = False
-        run_one(calls[index], index, namespace, out_dir)
+        run_one(calls[index], index, namespace, out_dir, reset)
         os.write(done, message)
 
 
@@ -175,14 +179,15 @@ def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]
     """Send call `index` to the call process and wait for it: (status, process still alive).
 
     "exited" with a live process is a call that returned (its result file is written); a
-    process that ended gives its exit status; one that overruns `timeout` is killed."""
+    process that ended gives its exit status; one that overruns call_deadline(timeout) (its
+    budget and the time for its second run) is killed."""
     message = index.to_bytes(4, "little")
     try:
         os.write(proc.go, message)
     except OSError:  # it ended (or closed the harness's pipe) after its last call
         _end(proc)
         return UNDELIVERED, False
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + call_deadline(timeout)
     watched = [proc.done] + ([proc.pidfd] if proc.pidfd is not None else [])
     heard = b""  # what came back on the pipe: the index, after anything student code wrote
     while True:

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import calls
 from .loader import loader
-from .processes import kill_leftovers, kill_strays
+from .processes import kill_leftovers, kill_strays, make_undumpable
 from .protocol import LOADER_EVENTS, parse_event
 from .torch_cpu import cpu_only
 from .world import snapshot_world
@@ -208,7 +208,7 @@ def run_loader(
             elif kind == "call_start":
                 if not 0 <= ident < len(job["calls"]) or ident in state["done"]:
                     continue
-                grace = float(job["calls"][ident].get("timeout", 10.0)) + 2.0
+                grace = calls.call_deadline(float(job["calls"][ident].get("timeout", 10.0))) + 2.0
                 current = ("call", ident, time.monotonic() + grace)
                 kill_strays(keep=pid, keep_children=True)
                 with contextlib.suppress(OSError):
@@ -278,7 +278,9 @@ def main(argv: list[str]) -> None:
     os.pathsep-joined list of site-packages folders to import numpy (and torch) from.
 
     The sandbox starts it with JOB_DIR first on sys.path (see autograder.sandbox.install),
-    where the harness package and its compiled bytecode lie."""
+    where the harness package and its compiled bytecode lie. Before anything else it makes
+    itself not dumpable: student code runs as the same uid, in processes forked from it."""
+    make_undumpable()
     sys.path.extend(p for p in argv[3].split(os.pathsep) if p)
     supervise(argv[0], argv[1], argv[2], argv[4] if len(argv) > 4 else "")
     # Its files are closed: skip the interpreter's teardown (numpy's, torch's), tens of ms.
