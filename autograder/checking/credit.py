@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from autograder.checking.explain import gave_no_output
 from autograder.checking.verdict import CheckFailure, Partial
 
 T = TypeVar("T")
@@ -18,7 +19,7 @@ def credit_parts(
 ) -> None:
     """Run check_part on every part; pass when none fails, else Partial with the share of
     the parts that passed (equal shares unless `weights`, which should sum to 1) and every
-    failing part's message. A part fails by raising CheckFailure (or Partial, which costs
+    failing part's message, each once (five cases of an unimplemented function say so once). A part fails by raising CheckFailure (or Partial, which costs
     that part's share scaled by what it missed)."""
     parts = list(parts)
     shares = list(weights) if weights is not None else [1 / len(parts)] * len(parts)
@@ -36,4 +37,17 @@ def credit_parts(
         else:
             earned += share
     if problems:
-        raise Partial(earned, separator.join(problems))
+        raise Partial(earned, separator.join(distinct(problems)))
+
+
+def distinct(problems: list[str]) -> list[str]:
+    """The messages without repeats; a call that gave no output (not implemented, missing,
+    crashed) is told once however many cases named it."""
+    out: dict[str, int] = {}
+    for message in problems:
+        key = message
+        if gave_no_output(message) and "`" in message:
+            start = message.find("calling `") if "calling `" in message else message.find("`")
+            key = message[start:]
+        out[key] = out.get(key, 0) + 1
+    return [m if n == 1 else f"{m} (in all {n} cases)" for m, n in out.items()]

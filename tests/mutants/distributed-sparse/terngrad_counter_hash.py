@@ -1,7 +1,7 @@
 """TernGrad whose uniforms come from hashing a counter kept across calls (in a default
 argument): they look random and independent, but ignore the rng, so the same generator
 state gives other draws (A2.3)."""
-# effdl-sample: replaces=terngrad expect_lost=a2.terngrad,a2.train_terngrad,a2.train_tern_clip message_contains="same generator state"
+# effdl-sample: replaces=terngrad expect_lost=a2.terngrad,a2.train_terngrad,a2.train_tern_clip message_contains="called twice with the same inputs and the same seed"
 
 import numpy as np
 

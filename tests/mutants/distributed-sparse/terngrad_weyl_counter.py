@@ -1,7 +1,7 @@
 """TernGrad by a Weyl sequence: entry j of the k-th call is kept when frac(k phi + j sqrt 2)
 < |g_j|/s, with k counted across calls (in a default argument). Every keep frequency is
 exact, but consecutive draws are tied to each other and the rng is never used (A2.3)."""
-# effdl-sample: replaces=terngrad expect_lost=a2.terngrad,a2.train_terngrad,a2.train_tern_clip message_contains="same generator state"
+# effdl-sample: replaces=terngrad expect_lost=a2.terngrad,a2.train_terngrad,a2.train_tern_clip message_contains="called twice with the same inputs and the same seed"
 
 import numpy as np
 

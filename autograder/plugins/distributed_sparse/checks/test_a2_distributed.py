@@ -29,7 +29,7 @@ import itertools
 import numpy as np
 
 from autograder.checking.compare import Mistake, assert_close, fmt
-from autograder.checking.credit import credit_parts
+from autograder.checking.credit import credit_parts, distinct
 from autograder.checking.refcache import cached_array
 from autograder.checking.returns import Array, Number, OneOf, Tuple
 from autograder.checking.spec import Call, Rng, check
@@ -646,7 +646,7 @@ def test_terngrad(sub: Sub) -> None:
                 law(case)
             except CheckFailure as other:
                 laws.append(str(other))
-        raise CheckFailure("\n".join([str(failure), *laws])) from None
+        raise CheckFailure("\n".join(distinct([str(failure), *laws]))) from None
     credit_parts([sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")], law, separator="\n")
 
 
