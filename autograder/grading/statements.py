@@ -85,6 +85,45 @@ def python_source(source: str) -> tuple[ast.Module, str, int]:
     return ast.parse(text), str(text), shift
 
 
+def written_definitions(cells: list[dict[str, Any]]) -> int:
+    """How many top-level functions and classes the cells that run define with a body that is
+    more than a stub (a docstring, `pass`, `...` or `raise NotImplementedError`): how much of
+    a notebook was written, to choose among several notebooks."""
+    count = 0
+    for cell in cells:
+        if cell.get("role") not in RUN_WHOLE and cell.get("role") is not None:
+            continue
+        try:
+            tree = python_source(str(cell.get("source", "")))[0]
+        except PARSE_ERRORS:
+            continue
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        count += sum(isinstance(n, kinds) and not _stub(n) for n in tree.body)
+    return count
+
+
+def _stub(node: ast.stmt) -> bool:
+    """A definition that does nothing yet: a skeleton's body, or a class of such methods."""
+    if isinstance(node, ast.ClassDef):
+        methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        return all(_stub(m) for m in methods) if methods else _stub_body(node.body)
+    return _stub_body(getattr(node, "body", []))
+
+
+def _stub_body(body: list[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring or `...`
+        if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+            exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+                continue
+        return False
+    return True
+
+
 def _ipython_transform(source: str) -> str | None:
     """IPython's own reading of a cell, or None when IPython cannot read it."""
     try:
