@@ -88,6 +88,17 @@ def test_timed_and_captured_cells_run_their_body_statement_by_statement() -> Non
     assert not notes
 
 
+def test_a_writefile_cell_runs_without_a_tag() -> None:
+    """A student's own new cell has no tag: its %%writefile still defines the module that a
+    later cell imports (and its other magics still do not run)."""
+    statements, _ = split_statements(
+        _cells((None, "%%writefile helper.py\nVALUE = 1\n"), (None, "%%bash\nls\n"))
+    )
+    assert [s["code"] for s in statements] == [
+        "get_ipython().run_cell_magic('writefile', 'helper.py', 'VALUE = 1\\n')"
+    ]
+
+
 def test_other_cell_magics_do_not_run_and_are_named() -> None:
     statements, notes = split_statements(_cells(("answer", "%%bash\nrm -rf ~\n")))
     assert [s["code"] for s in statements] == [

@@ -14,7 +14,8 @@ get_ipython(), which the harness gives the notebook's namespace (sandbox/harness
 shell commands never run there. The bodies of `%%time` and `%%capture` cells, and the code
 of a top-level `%time` line, run as statements of their cell (each with its own budget, so
 that a slow experiment in a timed cell does not take the cell's definitions with it).
-Cells that are plain Python are used as they are.
+A `%%writefile` cell writes its file in the sandbox's work folder, in untagged cells too,
+since it defines a module. Cells that are plain Python are used as they are.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def _cell_statements(
             start = offset + node.lineno - (0 if cell_magic else 1)
             out += _cell_statements(body, index, role, start, notes, magic_notes, depth + 1)
             continue
-        if role is None and not isinstance(node, DEFINITION_NODES):
+        if role is None and not (isinstance(node, DEFINITION_NODES) or _writes_file(node)):
             continue
         if isinstance(node, ast.Pass):
             continue
@@ -217,6 +218,17 @@ def _unwrapped_magic(node: ast.stmt) -> tuple[str, bool, str] | None:
     if method == "run_line_magic" and len(args) == 2 and args[0] in UNWRAPPED_LINE_MAGICS:
         return (args[1], False, "") if isinstance(args[1], str) else None
     return None
+
+
+def _writes_file(node: ast.stmt) -> bool:
+    """A %%writefile cell: it defines a module the notebook may import, so it runs in cells
+    without a role tag too (a student's own new cells have none)."""
+    call = _ipython_call(node.value) if isinstance(node, ast.Expr) else None
+    return (
+        call is not None
+        and call[0] == "run_cell_magic"
+        and call[1][:1] in (["writefile"], ["file"])
+    )
 
 
 def _note_ipython_calls(node: ast.stmt, index: int, offset: int, notes: list[str]) -> None:
