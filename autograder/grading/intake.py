@@ -352,7 +352,8 @@ def load_submission(
         sub.notebook_name = chosen.rel
         sub.cells, sub.metadata = chosen.cells, chosen.metadata
         notes += chosen.notes
-        problem = None if chosen.problem is None else f"{chosen.rel}: {chosen.problem}"
+        label = path.name if path.is_file() and path.suffix == ".ipynb" else chosen.rel
+        problem = None if chosen.problem is None else f"{label}: {chosen.problem}"
         base = chosen.path.parent
     if problem is not None:
         modules = [m for m in plugin.get(assignment).submitted_modules if (base / m).is_file()]
