@@ -144,3 +144,13 @@ def test_zip_clashes_are_refused_with_a_note_and_the_notebook_graded(tmp_path: P
     assert (sub.files_dir / ".effdl-unpacked-hw" / "y.txt").is_file()
     refused = [n for n in sub.notes if "a folder of the same name" in n]
     assert len(refused) == 2 and "hw/data" in refused[0] + refused[1]
+
+
+def test_only_so_many_notebooks_are_read_to_choose_from(tmp_path: Path) -> None:
+    folder = solution_folder(tmp_path / "sub")
+    for k in range(30):
+        shutil.copyfile(BLANK, folder / f"copy{k:02d}.ipynb")
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb"  # the exact name is always read
+    assert any("31 notebooks: only 20 were read" in n for n in sub.notes)
+    assert any(n.startswith("WARNING: the submission holds 31 notebooks") for n in sub.notes)

@@ -38,6 +38,7 @@ MAX_TOTAL_BYTES = 100 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
 MAX_SOURCE_CHARS = 5_000_000
 MAX_CODE_CELLS = 20_000
+MAX_CANDIDATES = 20  # notebooks read to choose the one to grade (the rest are only listed)
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
 
 
@@ -224,11 +225,19 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
     paths = sorted(p for p in files_dir.rglob("*.ipynb") if p.is_file() and not p.is_symlink())
     if not paths:
         return None
-    several = len(paths) > 1
+    several, total = len(paths) > 1, len(paths)
+    exact = f"{assignment}.ipynb"
+    if len(paths) > MAX_CANDIDATES:
+        paths.sort(key=lambda p: p.name != exact)  # stable: the exact name first, then by path
+        notes.append(
+            f"the submission holds {len(paths)} notebooks: only {MAX_CANDIDATES} were read "
+            f"to choose from (not read: {', '.join(p.name for p in paths[MAX_CANDIDATES:][:5])}"
+            f"{', ...' if len(paths) > MAX_CANDIDATES + 5 else ''})"
+        )
+        paths = paths[:MAX_CANDIDATES]
     found = [_read_candidate(p, files_dir, several) for p in paths]
     if not several:
         return found[0]
-    exact = f"{assignment}.ipynb"
     found.sort(
         key=lambda c: (
             c.problem is not None,
@@ -243,7 +252,7 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
         ", ..." if len(found) > 6 else ""
     )
     notes.append(
-        f"WARNING: the submission holds {len(found)} notebooks: graded {best.rel}. The rule: "
+        f"WARNING: the submission holds {total} notebooks: graded {best.rel}. The rule: "
         f"the most functions written (here: {counts}), then the name {exact}, then the most "
         "recently modified. Submit one notebook to be sure which one is graded."
     )
