@@ -81,6 +81,17 @@ ATTACKS = {
     "5,000 cells": ["five_thousand_cells"],
     "non-UTF-8 bytes": ["non_utf8_bytes"],
     "numpy.py beside the notebook": ["numpy_beside_notebook"],
+    "staging crashes: a file and a folder of one name, a folder that flattens onto itself": [
+        "zip_file_and_folder_same_name",
+        "zip_folder_then_file_same_name",
+        "zip_flattens_onto_itself",
+        "zip_name_too_long",
+    ],
+    "another student's notebook without (or with forged) metadata": [
+        "another_students_notebook",
+        "another_students_notebook_forged_variant",
+    ],
+    "random bytes as the notebook": ["random_bytes_notebook"],
 }
 
 
