@@ -52,7 +52,9 @@ class Manifest:
     top-level statement: `statement_budget` for tagged setup and answer cells,
     `untagged_budget` for cells that lost their tags. `selftest_seconds` is a rough cost of
     one grading; `selftest_repeats` is the share of `effdl selftest --repeat` gradings of its
-    solution that the determinism check makes for it.
+    solution that the determinism check makes for it. `variant_literals(variant)` gives the
+    text (written with the templates' `lit`) that the cells of that variant's notebook carry:
+    the grader flags a notebook whose cells lack some of it (someone else's numbers).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Manifest:
     statement_budget: float = 10.0
     untagged_budget: float = 3.0
     format_key: Callable[[dict[str, Any]], str] | None = None
+    variant_literals: Callable[[dict[str, Any]], list[str]] | None = None
     template_globals: Callable[[], dict[str, Any]] | None = None
     selftest_seconds: float = 4.0
     selftest_repeats: float = 1.0

@@ -164,4 +164,5 @@ def test_notebook_json_only(tmp_path: Path) -> None:
     nb, note = manual.read_notebook(path, ASSIGNMENT, "x")
     assert note == "" and manual.extract_answers(nb, ["A1"])["A1"].text.endswith("because")
     path.write_text("{not json")
-    assert manual.read_notebook(path, ASSIGNMENT, "x") == ({}, "the notebook is not valid JSON")
+    nb, note = manual.read_notebook(path, ASSIGNMENT, "x")
+    assert nb == {} and note.startswith("x.ipynb: the notebook is not valid JSON")

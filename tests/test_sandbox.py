@@ -67,6 +67,7 @@ def test_split_statements_roles_and_magics() -> None:
     ]
     statements, notes = split_statements(cells)
     assert [s["code"] for s in statements] == [
+        "get_ipython().run_line_magic('matplotlib', 'inline')",  # a no-op in the sandbox
         "x = 1",
         "print(x)",
         "import math",

@@ -104,6 +104,17 @@ ATTACKS = {
         "supervisor_ptrace",
     ],
     "nondeterminism": ["terngrad_urandom", "train_clock_seed", "coin_flip_answers"],
+    "staging crashes: a file and a folder of one name, a folder that flattens onto itself": [
+        "zip_file_and_folder_same_name",
+        "zip_folder_then_file_same_name",
+        "zip_flattens_onto_itself",
+        "zip_name_too_long",
+    ],
+    "another student's notebook without (or with forged) metadata": [
+        "another_students_notebook",
+        "another_students_notebook_forged_variant",
+    ],
+    "random bytes as the notebook": ["random_bytes_notebook"],
 }
 
 

@@ -21,15 +21,17 @@ threads grading side by side, each on its own sandbox slot:
 
 An attack file is the code a student would write (a cell appended to the solution notebook,
 or swapped in with `replaces=`), plus header fields: `build=` how the submission is made
-(cell, zip, bytes, cells, file, cli, batch; see BUILDERS, and selftest_class for the
-class-folder attacks graded with `effdl grade --class`), `tag=` the appended cell's role
-(answer, setup, none), `expect_lost=`, `zero=` (the lost checks that must score nothing;
-default all of them), `feedback_contains=` (repeatable), `max_seconds=`, `cost=` (rough
-seconds, to start slow ones first), `regrade=N` (graded N times: every grade must be the
-same), `threat=` (the kind of threat, counted apart in the figures), `quick=1` (part of the fast subset `make test` runs) and the builder's own fields.
-In the payload, @SENTINEL@ is a folder on the grader's machine that must stay empty,
-@VICTIM@ a file there whose bytes must not change, @REPO@ the repository, @HOSTTMP@ the
-grader's temp folder and (build=cli) @CLI_VICTIM@ the results.json that
+(cell, zip, bytes, cells, file, othervariant, cli, batch; see BUILDERS, and selftest_class
+for the class-folder attacks graded with `effdl grade --class`), `tag=` the appended cell's
+role (answer, setup, none), `expect_lost=`, `zero=` (the lost checks that must score nothing;
+default all of them), `graded=no` (the upload must be refused as not gradable, with its
+reason), `feedback_contains=` (repeatable), `max_seconds=`, `cost=` (rough seconds, to
+start slow ones first), `regrade=N` (graded N times: every grade must be the same),
+`threat=` (the kind of threat, counted apart in the figures), `quick=1` (part of the fast
+subset `make test` runs) and the builder's own fields. In the payload, @SENTINEL@ is a folder
+on the grader's machine that must stay empty, @VICTIM@ a file there whose bytes must not
+change, @REPO@ the repository, @HOSTTMP@ the grader's temp folder and (build=cli)
+@CLI_VICTIM@ the results.json that
 `effdl grade` wrote for the student graded just before.
 """
 
@@ -41,6 +43,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -53,6 +56,8 @@ from pathlib import Path
 
 from autograder import plugin, sandbox
 from autograder.authoring import samples
+from autograder.authoring.render import MANIFEST as MANIFEST_NAME
+from autograder.authoring.render import render_bundle, write_bundle
 from autograder.commands.selftest_class import batch_attack
 from autograder.course.settings import Course
 from autograder.grading import suite
@@ -216,12 +221,23 @@ def build_zip(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
                 zf.writestr(f"{inner}/bomb.bin", b"\0" * (200 * 1024 * 1024))
             elif entry == "samename":
                 zf.writestr(f"{inner}/{inner}", "a file named like its folder")
+            elif entry == "fileanddir":  # a file, then a folder of the same name
+                zf.writestr(f"{inner}/extra", "a file")
+                zf.writestr(f"{inner}/extra/readme.txt", "in a folder named like the file")
+            elif entry == "dirandfile":  # a folder, then a file of the same name
+                zf.writestr(f"{inner}/notes/todo.txt", "in a folder")
+                zf.writestr(f"{inner}/notes", "a file named like the folder")
+            elif entry == "flattenclash":  # the name the staging once moved the folder to
+                zf.writestr(f"{inner}/.effdl-unpacked-{inner}/x.txt", "a folder's own name")
+            elif entry == "longname":
+                zf.writestr(f"{inner}/{'n' * 300}.txt", "a name longer than a file system takes")
     shutil.rmtree(folder)
     return target
 
 
 def build_bytes(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
-    """The submission with its notebook's bytes damaged (mutate=truncate|nonutf8|bom|crlf)."""
+    """The submission with its notebook's bytes damaged (mutate=truncate|nonutf8|bom|crlf),
+    or replaced by 3,000 random bytes (mutate=random)."""
     folder = build_base(sample, ctx, dest)
     notebook = _notebook(folder, sample.assignment)
     raw = notebook.read_bytes()
@@ -234,6 +250,8 @@ def build_bytes(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
         raw = raw.replace(marker, b"\xff\xfe\xc3\x28 \xed\xa0\x80")
     elif mode == "bom":
         raw = b"\xef\xbb\xbf" + raw
+    elif mode == "random":
+        raw = random.Random(int(sample.field("seed", "0") or 0)).randbytes(3000)
     elif mode == "crlf":
         nb = json.loads(raw)
         for cell in nb["cells"]:
@@ -281,12 +299,35 @@ def build_file(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
     return folder
 
 
+def build_other_variant(sample: samples.Sample, ctx: Context, dest: Path) -> Path:
+    """Another student's solution (student=, secret=: their variant's numbers) with its
+    notebook's metadata.effdl removed (metadata=drop) or claiming the grader's own variant
+    (metadata=forge), plus the payload as a cell when tag= is given."""
+    manifest = plugin.get(sample.assignment)
+    other = manifest.variant(sample.field("secret", "another course"), sample.field("student"))
+    if dest.exists():
+        shutil.rmtree(dest)
+    write_bundle(render_bundle(sample.assignment, other, solution=True), dest)
+    for name in ("answer_key.json", "rubric.md", MANIFEST_NAME):
+        (dest / name).unlink(missing_ok=True)
+    notebook = _notebook(dest, sample.assignment)
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    effdl = nb["metadata"].pop("effdl")
+    if sample.field("metadata") == "forge":
+        nb["metadata"]["effdl"] = {**effdl, "variant": manifest.variant(None, None)["variant"]}
+    notebook.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
+    if sample.field("tag"):
+        append_cell(notebook, ctx.payload(sample), sample.field("tag"))
+    return dest
+
+
 BUILDERS: dict[str, Callable[[samples.Sample, Context, Path], Path]] = {
     "cell": build_base,
     "zip": build_zip,
     "bytes": build_bytes,
     "cells": build_cells,
     "file": build_file,
+    "othervariant": build_other_variant,
 }
 
 
@@ -344,11 +385,13 @@ def expectation_problems(
     texts: Iterable[str],
     zero: Iterable[str],
     messages_only: bool = False,
+    gradable: bool = True,
 ) -> list[str]:
     """Exactly `expect_lost` lose points (the checks of `zero` all of them), every lost check
     explains itself, and every text of `texts` appears in the feedback: in the lost checks'
     messages when `messages_only` (what a mistake must be named by), else also in the notes
-    and the printed output (what an attack caused)."""
+    and the printed output (what an attack caused). `gradable` False: the submission must come
+    back as "could not be graded" (an unreadable upload)."""
     problems = []
     every = {spec.id for spec in suite.load(result.assignment).specs}
     graded = {c.id for c in result.checks}
@@ -368,8 +411,10 @@ def expectation_problems(
             problems.append(f"{check.id} lost points without a message")
         if check.id in set(zero) and check.fraction > 0:
             problems.append(f"{check.id} still gave {check.fraction:.0%} of its points")
-    if not result.graded:
+    if not result.graded and gradable:
         problems.append(f"not graded: {result.error}")
+    if result.graded and not gradable:
+        problems.append("graded, though it should have been refused as not gradable")
     feedback = "\n".join(c.message for c in result.checks if c.lost)
     if not messages_only:
         feedback += "\n".join(["", *result.notes, result.stdout])
@@ -448,7 +493,8 @@ def attack_job(sample: samples.Sample, ctx: Context) -> Job:
         texts = [v for k, v in sample.fields if k == "feedback_contains"]
         # The attack's own parts score nothing: every lost check, or those named by zero=.
         zero = [z for z in (sample.field("zero") or "").split(",") if z] or sample.expect_lost
-        problems = expectation_problems(result, sample.expect_lost, texts, zero)
+        gradable = sample.field("graded", "yes") != "no"
+        problems = expectation_problems(result, sample.expect_lost, texts, zero, gradable=gradable)
         problems += ctx.host_problems(sample.name)
         limit = float(sample.field("max_seconds", "120") or 120)
         if seconds > limit:
@@ -459,7 +505,7 @@ def attack_job(sample: samples.Sample, ctx: Context) -> Job:
                 what = differences(fingerprint(result), fingerprint(again))
                 problems.append(f"grading it again (#{n}) gave another grade: {', '.join(what)}")
                 break
-        if not result.sandboxed:
+        if gradable and not result.sandboxed:
             problems.append("graded without the sandbox")
         return problems, fingerprint(result)
 

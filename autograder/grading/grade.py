@@ -21,7 +21,12 @@ from autograder import plugin, sandbox
 from autograder.checking.sub import Sub
 from autograder.course.settings import Course
 from autograder.grading import suite
-from autograder.grading.intake import Submission, SubmissionError, load_submission
+from autograder.grading.intake import (
+    Submission,
+    SubmissionError,
+    load_submission,
+    missing_literals,
+)
 from autograder.grading.job import write_job
 from autograder.grading.outputs import HarnessOutput, read_output
 from autograder.grading.result import NOT_GRADED, CheckResult, GradeResult, bounded
@@ -225,6 +230,7 @@ def _grade(
         checks=results,
         variant=variant["variant"],
         variant_claimed=sub.variant_claimed,
+        variant_missing=_variant_missing(sub, manifest, variant),
         sandboxed=run.sandboxed,
         check_version=checks.version,
         content_hash=sub.content_hash,
@@ -235,13 +241,31 @@ def _grade(
         stdout=output.stdout,
         staff_notes=faults + leftover,
     )
-    if result.variant_mismatch:
+    if result.variant_claimed is not None and result.variant_claimed != result.variant:
         result.notes.insert(
             0,
             f"VARIANT MISMATCH: this notebook carries variant {result.variant_claimed!r}, but "
             f"student {result.student_id!r} was given variant {result.variant!r}.",
         )
+    elif result.variant_missing:
+        shown = "; ".join(
+            text[:60] + ("..." if len(text) > 60 else "") for text in result.variant_missing[:4]
+        )
+        result.notes.insert(
+            0,
+            f"VARIANT MISMATCH: the numbers of variant {result.variant!r}, given to student "
+            f"{result.student_id!r}, are not all in this notebook's cells (not found: {shown}): "
+            "it may have been made for someone else.",
+        )
     return result
+
+
+def _variant_missing(sub: Submission, manifest: plugin.Manifest, variant: dict) -> list[str]:
+    """The variant's literals that the notebook's cells lack (none are looked for in a
+    notebook whose cells could not be read)."""
+    if manifest.variant_literals is None or not sub.cells:
+        return []
+    return missing_literals(sub.cells, manifest.variant_literals(variant))
 
 
 def _harness_notes(output: HarnessOutput, run: sandbox.SandboxRun, calls: list) -> list[str]:

@@ -1,23 +1,36 @@
 """Take in one submission (a notebook, a folder, or a zip of either) as data, safely.
 
 Nothing here runs student code. Files are copied into a private staging folder with caps on
-count and size; links, absolute paths and `..` are refused and reported; the notebook is
-parsed as JSON (undecodable bytes replaced, malformed JSON reported) into the list of code
-cells the harness will see. Problems become notes in the feedback, never crashes.
+count and size; links, absolute paths and `..` are refused and reported, and so is a file
+of a zip that a folder of the same name in the zip would have to replace; the notebook is
+parsed as JSON (undecodable bytes replaced) into the list of code cells the harness will see.
+Problems become notes in the feedback, never crashes.
+
+Which notebook is graded, when a submission holds several: the one with the most functions
+written (definitions whose body is more than a `raise NotImplementedError` stub), then the
+one named exactly like the assignment's notebook, then the most recently modified; the
+feedback names it and warns that there were several. A submission with nothing gradable (not
+a zip, no notebook, a notebook that is not a readable notebook, and no graded support file
+beside it) is refused with the reason (SubmissionError): it "could not be graded".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
+import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from autograder import plugin
 from autograder.cells import cell_text, code_role
+from autograder.grading.statements import written_definitions
 
 MAX_FILES = 200
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -25,6 +38,7 @@ MAX_TOTAL_BYTES = 100 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
 MAX_SOURCE_CHARS = 5_000_000
 MAX_CODE_CELLS = 20_000
+MAX_CANDIDATES = 20  # notebooks read to choose the one to grade (the rest are only listed)
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
 
 
@@ -92,6 +106,7 @@ def _copy_folder(source: Path, dest: Path, notes: list[str]) -> None:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+        os.utime(target, (path.stat().st_atime, path.stat().st_mtime))  # "the newest" rule
 
 
 def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
@@ -104,7 +119,16 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
         members = archive.infolist()
         if len(members) > 4 * MAX_FILES:
             notes.append(f"the zip has {len(members)} entries: only the first ones were read")
-        for info in members[: 4 * MAX_FILES]:
+        members = members[: 4 * MAX_FILES]
+        # A file and a folder of one name cannot both be unpacked: the folder wins (it may
+        # hold the notebook), the file is refused.
+        folders = {
+            rel.parents[i].as_posix()
+            for rel in (_safe_relpath(m.filename) for m in members)
+            if rel is not None
+            for i in range(len(rel.parts) - 1)
+        }
+        for info in members:
             mode = info.external_attr >> 16
             rel = _safe_relpath(info.filename)
             if info.is_dir():
@@ -116,54 +140,138 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
                 if ".." in info.filename or info.filename.startswith(("/", "\\")):
                     notes.append(f"refused {info.filename!r}: paths leaving the folder")
                 continue
+            if rel.as_posix() in folders:
+                notes.append(
+                    f"refused {info.filename}: the zip also holds a folder of the same name"
+                )
+                continue
             if info.file_size > MAX_FILE_BYTES or total + info.file_size > MAX_TOTAL_BYTES:
                 notes.append(f"refused {info.filename}: too large once unpacked")
                 continue
-            target = dest.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as out:
-                copied = 0
-                while chunk := src.read(1 << 20):
-                    copied += len(chunk)
-                    if copied > MAX_FILE_BYTES:  # a header that lied about the size
-                        break
-                    out.write(chunk)
-            if copied > MAX_FILE_BYTES:
-                target.unlink()
+            try:
+                copied = _unpack(archive, info, dest.joinpath(*rel.parts))
+            except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+                notes.append(f"refused {info.filename!r}: it could not be unpacked ({exc})")
+                continue
+            if copied is None:
                 notes.append(f"refused {info.filename}: too large once unpacked")
                 continue
             total += copied
+
+
+def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> int | None:
+    """Write one zip entry to `target`; its size, or None (and nothing written) when it is
+    larger than its header said and than the cap. Keeps the entry's time ("the newest")."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    try:
+        with archive.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                copied += len(chunk)
+                if copied > MAX_FILE_BYTES:  # a header that lied about the size
+                    break
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if copied > MAX_FILE_BYTES:
+        target.unlink()
+        return None
+    try:
+        stamp = time.mktime((*info.date_time, 0, 0, -1))
+        os.utime(target, (stamp, stamp))
+    except (OverflowError, ValueError, OSError):
+        pass
+    return copied
 
 
 def _flatten_single_folder(dest: Path) -> None:
     """A zip of a folder unpacks into that folder: use its contents as the submission."""
     entries = [p for p in dest.iterdir()]
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        # Moved aside first: the folder may hold an entry of its own name (sub/sub).
-        inner = entries[0].rename(dest / f".effdl-unpacked-{entries[0].name}")
+        # Moved out of `dest` first: whatever names the folder holds (its own, or any other),
+        # they then land in an empty folder.
+        holder = Path(tempfile.mkdtemp(prefix="unpacked-", dir=dest.parent))
+        inner = entries[0].rename(holder / "folder")
         for child in inner.iterdir():
             child.rename(dest / child.name)
         inner.rmdir()
+        holder.rmdir()
 
 
-def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> Path | None:
-    notebooks = sorted(p for p in files_dir.rglob("*.ipynb") if p.is_file())
-    if not notebooks:
+@dataclass
+class _Candidate:
+    """One notebook of the submission, read: what grading it would see."""
+
+    path: Path
+    rel: str
+    cells: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    notes: list[str]
+    problem: str | None  # why it is not a readable notebook, or None
+    written: int = 0
+
+
+def _read_candidate(path: Path, files_dir: Path, count_written: bool) -> _Candidate:
+    notes: list[str] = []
+    cells, metadata, problem = _parse(path.read_bytes(), notes)
+    rel = path.relative_to(files_dir).as_posix()
+    written = written_definitions(cells) if count_written and problem is None else 0
+    return _Candidate(path, rel, cells, metadata, notes, problem, written)
+
+
+def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Candidate | None:
+    """The notebook to grade (see the module's docstring for the rule), or None."""
+    paths = sorted(p for p in files_dir.rglob("*.ipynb") if p.is_file() and not p.is_symlink())
+    if not paths:
         return None
-    for nb in notebooks:
-        if nb.name == f"{assignment}.ipynb":
-            return nb
-    if len(notebooks) > 1:
-        names = ", ".join(p.relative_to(files_dir).as_posix() for p in notebooks[:5])
-        notes.append(f"several notebooks ({names}): graded {notebooks[0].name}")
-    return notebooks[0]
+    several, total = len(paths) > 1, len(paths)
+    exact = f"{assignment}.ipynb"
+    if len(paths) > MAX_CANDIDATES:
+        paths.sort(key=lambda p: p.name != exact)  # stable: the exact name first, then by path
+        notes.append(
+            f"the submission holds {len(paths)} notebooks: only {MAX_CANDIDATES} were read "
+            f"to choose from (not read: {', '.join(p.name for p in paths[MAX_CANDIDATES:][:5])}"
+            f"{', ...' if len(paths) > MAX_CANDIDATES + 5 else ''})"
+        )
+        paths = paths[:MAX_CANDIDATES]
+    found = [_read_candidate(p, files_dir, several) for p in paths]
+    if not several:
+        return found[0]
+    found.sort(
+        key=lambda c: (
+            c.problem is not None,
+            -c.written,
+            c.path.name != exact,
+            -c.path.stat().st_mtime,
+            c.rel,
+        )
+    )
+    best = found[0]
+    counts = ", ".join(f"{c.rel} {'unreadable' if c.problem else c.written}" for c in found[:6]) + (
+        ", ..." if len(found) > 6 else ""
+    )
+    notes.append(
+        f"WARNING: the submission holds {total} notebooks: graded {best.rel}. The rule: "
+        f"the most functions written (here: {counts}), then the name {exact}, then the most "
+        "recently modified. Submit one notebook to be sure which one is graded."
+    )
+    return best
 
 
 def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Code cells [{index, role, source}] and the metadata of a notebook file, as data."""
+    """Code cells [{index, role, source}] and the metadata of a notebook file, as data; why it
+    cannot be read, if it cannot, is added to `notes`."""
+    cells, metadata, problem = _parse(raw, notes)
+    if problem is not None:
+        notes.append(f"{problem}: no code from it could be graded")
+    return cells, metadata
+
+
+def _parse(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+    """(code cells, metadata, why the bytes are not a readable notebook or None)."""
     if len(raw) > MAX_NOTEBOOK_BYTES:
-        notes.append(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB: not read")
-        return [], {}
+        return [], {}, f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB"
     try:
         text = raw.decode("utf-8-sig")  # a byte order mark, as some editors write, is fine
     except UnicodeDecodeError:
@@ -172,11 +280,9 @@ def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], 
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        notes.append(f"the notebook is not valid JSON ({exc}); no code from it could be graded")
-        return [], {}
+        return [], {}, f"the notebook is not valid JSON ({str(exc)[:120]})"
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        notes.append("the notebook has no list of cells: no code from it could be graded")
-        return [], {}
+        return [], {}, "the file is not a notebook (it has no list of cells)"
     cells = []
     chars = 0
     for index, cell in enumerate(data["cells"]):
@@ -197,7 +303,14 @@ def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], 
             break
         cells.append({"index": index, "role": code_role(cell), "source": source})
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    return cells, metadata
+    return cells, metadata, None
+
+
+def missing_literals(cells: list[dict[str, Any]], literals: list[str]) -> list[str]:
+    """The literals (a variant's numbers, as the notebook's cells carry them) that no code cell
+    holds, whitespace aside: a notebook made for another student lacks some of them."""
+    texts = ["".join(str(c.get("source", "")).split()) for c in cells]
+    return [lit for lit in literals if not any("".join(lit.split()) in t for t in texts)]
 
 
 def content_hash(files_dir: Path) -> str:
@@ -213,7 +326,8 @@ def content_hash(files_dir: Path) -> str:
 def load_submission(
     path: Path, assignment: str, staging: Path, student_id: str | None = None
 ) -> Submission:
-    """Stage `path` (notebook, folder or zip) into `staging` and parse its notebook."""
+    """Stage `path` (notebook, folder or zip) into `staging` and parse its notebook. Raises
+    SubmissionError when nothing in it can be graded, with the reason."""
     path = Path(path)
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
@@ -227,9 +341,10 @@ def load_submission(
         _flatten_single_folder(files_dir)
     elif path.suffix == ".ipynb":
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            notes.append("the notebook is too large to grade")
-        else:
-            shutil.copyfile(path, files_dir / f"{assignment}.ipynb")
+            raise SubmissionError(
+                f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB, too large to grade"
+            )
+        shutil.copyfile(path, files_dir / f"{assignment}.ipynb")
     else:
         raise SubmissionError(f"{path}: expected a .ipynb notebook, a folder or a .zip")
     sub = Submission(
@@ -238,11 +353,21 @@ def load_submission(
         files_dir=files_dir,
         notes=notes,
     )
-    notebook = _choose_notebook(files_dir, assignment, notes)
-    if notebook is None:
-        notes.append(f"no notebook (.ipynb) was found: expected {assignment}.ipynb")
+    chosen = _choose_notebook(files_dir, assignment, notes)
+    if chosen is None:
+        problem = f"no notebook (.ipynb) was found: expected {assignment}.ipynb"
+        base = files_dir
     else:
-        sub.notebook_name = notebook.relative_to(files_dir).as_posix()
-        sub.cells, sub.metadata = parse_notebook(notebook.read_bytes(), notes)
+        sub.notebook_name = chosen.rel
+        sub.cells, sub.metadata = chosen.cells, chosen.metadata
+        notes += chosen.notes
+        label = path.name if path.is_file() and path.suffix == ".ipynb" else chosen.rel
+        problem = None if chosen.problem is None else f"{label}: {chosen.problem}"
+        base = chosen.path.parent
+    if problem is not None:
+        modules = [m for m in plugin.get(assignment).submitted_modules if (base / m).is_file()]
+        if not modules:
+            raise SubmissionError(problem)
+        notes.insert(0, f"WARNING: {problem}; only {', '.join(modules)} could be graded")
     sub.content_hash = content_hash(files_dir)
     return sub

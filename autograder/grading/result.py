@@ -72,6 +72,7 @@ class GradeResult:
     checks: list[CheckResult] = field(default_factory=list)
     variant: str = ""
     variant_claimed: str | None = None
+    variant_missing: list[str] = field(default_factory=list)  # the variant's numbers not found
     sandboxed: bool = False
     check_version: str = ""
     content_hash: str = ""
@@ -88,7 +89,9 @@ class GradeResult:
 
     @property
     def variant_mismatch(self) -> bool:
-        return self.variant_claimed is not None and self.variant_claimed != self.variant
+        """The notebook belongs to another variant: by its metadata, or by its numbers."""
+        claimed = self.variant_claimed is not None and self.variant_claimed != self.variant
+        return claimed or bool(self.variant_missing)
 
     @property
     def lost(self) -> set[str]:

@@ -78,6 +78,7 @@ def render_feedback(
         variant=result.variant,
         variant_claimed=result.variant_claimed,
         variant_mismatch=result.variant_mismatch,
+        variant_missing=result.variant_missing,
         check_version=result.check_version,
         graded_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         score=score,

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from autograder.authoring.render import lit
 from autograder.plugin import Lab, Manifest
 from effdl.reference import prune_quantize_key
 from effdl.variants import prune_quantize_variant
@@ -16,6 +17,11 @@ def _template_globals() -> dict[str, Any]:
     import torch
 
     return {"torch": torch}
+
+
+def _variant_literals(v: dict[str, Any]) -> list[str]:
+    """What a variant's notebook sets: its pruning percentages and its seed."""
+    return [f"PRUNE_QS = {lit(v['prune_qs'])}", f"seed_everything({lit(v['seed'])})"]
 
 
 def _lab_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +56,7 @@ MANIFEST = Manifest(
     statement_budget=20.0,
     untagged_budget=5.0,
     template_globals=_template_globals,
+    variant_literals=_variant_literals,
     selftest_seconds=8.0,
     selftest_repeats=0.25,
     requirements=("torch", "tqdm"),

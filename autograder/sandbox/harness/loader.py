@@ -1,8 +1,8 @@
 """The loader: runs the notebook's statements one by one, then forks the runner of the calls.
 
 Statements come from job.json, already chosen and cut by the grader (cells by role, IPython
-syntax turned into Python); each is compiled here with its cell's line numbers, so that a
-student's traceback points at their own line. After every statement the harness's world is
+syntax turned into calls on get_ipython(): see ipython.py); each is compiled here with its
+cell's line numbers, so that a student's traceback points at their own line. After every statement the harness's world is
 put back (see world.py).
 """
 
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from .calls import describe_exception, seed_globals
+from .ipython import install as install_ipython
 from .processes import reap_children
 from .protocol import send
 from .runner import call_groups, run_group
@@ -39,6 +40,7 @@ def loader(
     runner.run_group). Never returns."""
     fd, ack_fd = pipes
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    install_ipython(namespace)  # get_ipython(), which IPython syntax turned into Python calls
     stdout = sys.stdout
     seed_globals(0)  # what top-level code draws from the global generators is the same each time
     for k, stmt in enumerate(job["statements"]):

@@ -1,0 +1,102 @@
+"""Fixed-point layers for assignment B: the straight-through estimator (STE) you write in
+B4(a), and the convolution and linear layers that quantize their weights through it.
+
+Fill in STE.forward and STE.backward; FP_Conv and FP_Linear are given.
+"""
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class STE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w, bit, symmetric=False):
+        if bit is None:
+            return w
+        if bit == 0:
+            return torch.zeros_like(w)
+        nz = w[w != 0]
+        if nz.numel() == 0:
+            return torch.zeros_like(w)
+        if symmetric:
+            alpha = nz.abs().max()
+            n = 2 ** (bit - 1) - 1
+            wq = alpha * torch.round(n * w / alpha) / n
+        else:
+            alpha, beta = nz.max() - nz.min(), nz.min()
+            if alpha == 0:
+                return w
+            n = 2**bit - 1
+            wq = alpha * torch.round(n * (w - beta) / alpha) / n + beta
+        return wq * (w != 0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output
+
+
+class FP_Conv(nn.Module):
+    """A 2-d convolution whose weight is quantized to ``Nbits`` bits in the forward pass.
+
+    The full-precision weight lives in ``self.conv`` (an ``nn.Conv2d``) and is what the
+    optimizer updates; the forward pass convolves with ``STE.apply(weight, Nbits, symmetric)``.
+    ``Nbits=None`` means full precision. Input (N, C_in, H, W), output (N, C_out, H', W').
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
+        Nbits: int | None = None,
+        symmetric: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
+        )
+        self.Nbits = Nbits
+        self.symmetric = symmetric
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = STE.apply(self.conv.weight, self.Nbits, self.symmetric)
+        return F.conv2d(
+            x,
+            weight,
+            self.conv.bias,
+            self.conv.stride,
+            self.conv.padding,
+            self.conv.dilation,
+            self.conv.groups,
+        )
+
+
+class FP_Linear(nn.Module):
+    """A fully connected layer whose weight is quantized to ``Nbits`` bits in the forward pass.
+
+    The full-precision weight and bias live in ``self.linear`` (an ``nn.Linear``); only the
+    weight is quantized, the bias stays full precision. ``Nbits=None`` means full precision.
+    Input (N, in_features), output (N, out_features).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        Nbits: int | None = None,
+        symmetric: bool = False,
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
+        self.Nbits = Nbits
+        self.symmetric = symmetric
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = STE.apply(self.linear.weight, self.Nbits, self.symmetric)
+        return F.linear(x, weight, self.linear.bias)

@@ -1,0 +1,156 @@
+"""Intake says what it did: which notebook of several was graded and why, what it refused,
+and that an upload with nothing gradable in it "could not be graded" (with the reason)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from classkit import ASSIGNMENT, BLANK, solution_folder
+
+from autograder.commands.batch import grade_class
+from autograder.course.settings import Course
+from autograder.gradebook import Gradebook
+from autograder.grading.grade import grade_submission
+from autograder.grading.intake import SubmissionError, load_submission
+from autograder.grading.result import NOT_GRADED
+from autograder.grading.score import score_of
+from autograder.publishing.feedback import render_feedback
+from autograder.publishing.results_json import results_dict
+
+FILLED = f"{ASSIGNMENT} (1).ipynb"
+
+
+def _blank_beside_filled(folder: Path) -> Path:
+    """What a download from a course site often looks like: the blank notebook under the
+    assignment's name and the student's work saved as a copy."""
+    solution_folder(folder)
+    (folder / f"{ASSIGNMENT}.ipynb").rename(folder / FILLED)
+    shutil.copyfile(BLANK, folder / f"{ASSIGNMENT}.ipynb")
+    return folder
+
+
+def test_the_filled_notebook_is_graded_and_the_feedback_says_so(tmp_path: Path) -> None:
+    folder = _blank_beside_filled(tmp_path / "alice")
+    result = grade_submission(folder, ASSIGNMENT, Course(), student_id="alice")
+    assert result.graded and result.notebook == FILLED
+    assert result.lost == set(), sorted(result.lost)
+    warning = next(n for n in result.notes if n.startswith("WARNING: the submission holds 2"))
+    assert f"graded {FILLED}" in warning and "the most functions written" in warning
+    score = score_of(result)
+    html = render_feedback(result, score)
+    assert FILLED in html and "holds 2 notebooks" in html
+    assert "holds 2 notebooks" in results_dict(result, score)["output"]
+
+
+def test_ties_go_to_the_exact_name_then_to_the_newest(tmp_path: Path) -> None:
+    folder = solution_folder(tmp_path / "sub")
+    notebook = folder / f"{ASSIGNMENT}.ipynb"
+    shutil.copyfile(notebook, folder / "copy.ipynb")
+    os.utime(notebook, (1_000_000, 1_000_000))  # the exact name wins although older
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "s1")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb"
+    notebook.rename(folder / "older.ipynb")
+    os.utime(folder / "copy.ipynb", (2_000_000, 2_000_000))
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "s2")
+    assert sub.notebook_name == "copy.ipynb"  # neither has the name: the newest
+    assert any("then the most recently modified" in n for n in sub.notes)
+
+
+def test_a_readable_notebook_beats_an_unreadable_one(tmp_path: Path) -> None:
+    folder = solution_folder(tmp_path / "sub")
+    (folder / "aaa.ipynb").write_bytes(b"\x00not json")
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb" and sub.cells
+    assert any("aaa.ipynb unreadable" in n for n in sub.notes)
+
+
+def test_newest_is_read_from_a_zip_too(tmp_path: Path) -> None:
+    source = solution_folder(tmp_path / "src")
+    data = (source / f"{ASSIGNMENT}.ipynb").read_bytes()
+    archive = tmp_path / "sub.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("sub/first.ipynb", (2020, 1, 1, 0, 0, 0)), data)
+        zf.writestr(zipfile.ZipInfo("sub/second.ipynb", (2024, 5, 1, 0, 0, 0)), data)
+    sub = load_submission(archive, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == "second.ipynb"  # the newer, though listed second
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (random.Random(3).randbytes(3000), "not valid JSON"),
+        (b'{"nbformat": 4}', "not a notebook"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_unreadable_uploads_could_not_be_graded(tmp_path: Path, content: bytes, reason: str):
+    path = tmp_path / "frank.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(SubmissionError, match=reason):
+        load_submission(path, ASSIGNMENT, tmp_path / "staging")
+    result = grade_submission(path, ASSIGNMENT, Course())
+    assert result.status == NOT_GRADED and reason in result.error
+    assert score_of(result).total == 0
+    assert "could not be graded" in render_feedback(result, score_of(result))
+
+
+def test_a_folder_without_a_notebook_could_not_be_graded(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my answers are in my head")
+    result = grade_submission(folder, ASSIGNMENT, Course())
+    assert result.status == NOT_GRADED and "no notebook" in result.error
+
+
+def test_the_class_summary_counts_unreadable_uploads(tmp_path: Path) -> None:
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    _blank_beside_filled(class_dir / "alice")
+    (class_dir / "frank.ipynb").write_bytes(random.Random(5).randbytes(3000))
+    summary = grade_class(
+        class_dir, ASSIGNMENT, tmp_path / "book.sqlite", tmp_path / "out", progress=False
+    )
+    assert (summary.total, summary.graded, summary.failed) == (2, 1, 1)
+    assert "not valid JSON" in summary.failures["frank"]
+    with Gradebook.open(tmp_path / "book.sqlite", create=False) as book:
+        current = book.current(ASSIGNMENT)
+        assert current["frank"].status == "failed"
+        assert current["alice"].score == current["alice"].max_score + 10  # extra credit
+    alice = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
+    assert FILLED in alice["output"]
+
+
+def test_zip_clashes_are_refused_with_a_note_and_the_notebook_graded(tmp_path: Path) -> None:
+    source = solution_folder(tmp_path / "src")
+    archive = tmp_path / "clash.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("hw/data", "a file")  # before the folder of its name
+        zf.writestr("hw/data/x.txt", "a file in a folder")
+        zf.writestr("hw/logs/run.txt", "a file in a folder")
+        zf.writestr("hw/logs", "a file")  # after the folder of its name
+        zf.writestr("hw/.effdl-unpacked-hw/y.txt", "the name a flattening once used")
+        for path in sorted(source.iterdir()):
+            zf.write(path, f"hw/{path.name}")
+    sub = load_submission(archive, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb" and sub.cells
+    assert (sub.files_dir / "data" / "x.txt").is_file()
+    assert (sub.files_dir / "logs" / "run.txt").is_file()
+    assert (sub.files_dir / ".effdl-unpacked-hw" / "y.txt").is_file()
+    refused = [n for n in sub.notes if "a folder of the same name" in n]
+    assert len(refused) == 2 and "hw/data" in refused[0] + refused[1]
+
+
+def test_only_so_many_notebooks_are_read_to_choose_from(tmp_path: Path) -> None:
+    folder = solution_folder(tmp_path / "sub")
+    for k in range(30):
+        shutil.copyfile(BLANK, folder / f"copy{k:02d}.ipynb")
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb"  # the exact name is always read
+    assert any("31 notebooks: only 20 were read" in n for n in sub.notes)
+    assert any(n.startswith("WARNING: the submission holds 31 notebooks") for n in sub.notes)
