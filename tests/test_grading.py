@@ -39,7 +39,7 @@ def test_solution_gets_full_marks(solution_result) -> None:
     assert not failing, f"{name} solution lost points: {failing}"
     extra = sum(o.max_points for o in result.checks if o.extra_credit)
     assert score_of(result).raw == pytest.approx(score_of(result).max_points + extra)
-    assert result.sandboxed or "UNSANDBOXED" in " ".join(result.notes)
+    assert result.sandboxed or "UNSANDBOXED" in " ".join(result.staff_notes)
 
 
 def test_results_json_has_gradescope_shape(solution_result) -> None:

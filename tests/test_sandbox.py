@@ -404,6 +404,30 @@ def test_unsandboxed_fallback_is_marked(tmp_path: Path, monkeypatch) -> None:
         monkeypatch.delenv("EFFDL_SANDBOX")
         sandbox.backend.cache_clear()
     assert not run_info.sandboxed
-    assert any("UNSANDBOXED" in n for n in run_info.notes)
+    assert any("UNSANDBOXED" in n for n in run_info.staff_notes)  # for the staff only
+    assert not any("UNSANDBOXED" in n for n in run_info.notes)
     assert output.calls[0].value == 7
     assert os.environ.get("EFFDL_SANDBOX") is None
+
+
+CLOSED_FORM = "def closed_form(X, y):\n    return np.linalg.solve(X, y)\n"
+
+
+def test_root_without_cap_chown_grades_and_tells_only_the_staff(tmp_path: Path, monkeypatch):
+    """A container whose root has no capabilities (Gradescope's, say) cannot give the run's
+    folders to the worker uid: the run keeps root's uid, grades, and says so to staff only."""
+    if os.geteuid() != 0:
+        pytest.skip("the uid drop only happens when the grader runs as root")
+    from autograder.sandbox import run as run_module
+
+    def refuse(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(run_module.os, "lchown", refuse)
+    notebook = _notebook(tmp_path / "sub.ipynb", CLOSED_FORM)
+    result = grade_submission(notebook, "distributed-sparse", Course(), student_id="nocaps")
+    closed = next(c for c in result.checks if c.id == "a2.closed_form")
+    assert result.graded and closed.status == "passed", closed.message  # graded as usual
+    assert any("ran as root" in n for n in result.staff_notes)
+    text = " ".join(result.notes)
+    assert "root" not in text and "UNSANDBOXED" not in text and "staff was told" not in text

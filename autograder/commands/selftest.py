@@ -71,6 +71,17 @@ from autograder.sandbox.cleanup import remove_tree
 REPO = plugin.REPO
 TESTS = REPO / "tests"
 ATTACK_HEADER = "# effdl-attack:"
+# The kinds of threat an attack's `threat=` names, as the figures say them.
+THREATS = {
+    "amplification": "values too big for the trusted side",
+    "class": "one submission stopping a class batch",
+    "nondeterminism": "answers that change between gradings",
+    "odd-values": "odd values crashing trusted code",
+    "staging": "uploads that crash the staging",
+    "supervisor": "student code reaching the supervisor",
+    "times": "file times as submission times",
+    "variant": "another student's notebook",
+}
 KINDS = ("attacks", "mutants", "correct", "determinism")
 VICTIM_BYTES = b"the grade the grader wrote; a submission must not change it\n"
 # What the attacks try to change on the grader's machine (by path, through @REPO@).
@@ -421,7 +432,7 @@ def expectation_problems(
     for text in texts:
         if text not in feedback:
             problems.append(f"the feedback does not mention {text!r}")
-    if any("GRADER WARNING" in n for n in result.notes):
+    if any("GRADER WARNING" in n for n in result.staff_notes):
         problems.append("processes of the sandbox outlived it")
     return problems + reporting_problems(result)
 
@@ -761,7 +772,7 @@ def run_selftest(
             ]
     for threat in sorted({o.job.threat for o in outcomes if o.job.threat}):
         mine = [o for o in outcomes if o.job.kind == "attack" and o.job.threat == threat]
-        figures[f"  of them: {threat}"] = (sum(o.ok for o in mine), len(mine))
+        figures[f"  of them: {THREATS.get(threat, threat)}"] = (sum(o.ok for o in mine), len(mine))
     for name in sorted(baselines):
         mine = [o for o in outcomes if o.job.kind == "repeat" and o.job.assignment == name]
         same = [o for o in mine if o.ok and o.fingerprint == baselines[name]]

@@ -239,7 +239,7 @@ def _grade(
         timings=timings,
         plots=view.plots,
         stdout=output.stdout,
-        staff_notes=faults + leftover,
+        staff_notes=run.staff_notes + faults + leftover,
     )
     if result.variant_claimed is not None and result.variant_claimed != result.variant:
         result.notes.insert(

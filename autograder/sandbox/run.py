@@ -55,10 +55,24 @@ class SandboxRun:
     oom_killed: bool = False
     peak_memory_bytes: int | None = None
     stderr: str = ""
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the student: what the run did to them
+    staff_notes: list[str] = field(default_factory=list)  # how the run was isolated, for staff
     uid: int | None = None
     leftover_processes: int = 0
     output_overflow: bool = False
+
+
+def _give_to(uid: int, folders: tuple[Path, ...]) -> bool:
+    """Make `uid` own every entry of the folders (links themselves, never their targets);
+    False when this process may not (root without CAP_CHOWN)."""
+    try:
+        for folder in folders:
+            for root, dirs, files in os.walk(folder):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, uid, uid)
+    except PermissionError:
+        return False
+    return True
 
 
 def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, nproc: int) -> None:
@@ -201,10 +215,11 @@ def _run_harness(
     tmp_dir.mkdir(exist_ok=True)
     if os.geteuid() == 0:
         kill_uid(uid)  # whatever an earlier grader that crashed may have left under this uid
-        for path in (work_dir, out_dir, tmp_dir):
-            for root, dirs, files in os.walk(path):
-                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.lchown(name, uid, uid)
+        if not _give_to(uid, (work_dir, out_dir, tmp_dir)):
+            # root without CAP_CHOWN (a container with no capabilities): the worker uid could
+            # not write its own folders, so the run keeps root's uid, and the staff are told
+            notes.append(f"ran as root: the run's folders could not be given to uid {uid}")
+            uid = 0
         for path in (job_dir, *job_dir.rglob("*")):
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
     exe, sites = bwrap.python_paths()
@@ -238,8 +253,8 @@ def _run_harness(
         cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir)]
         cmd += [str(out_dir), site_arg]
         watched += [work_dir, tmp_dir]
-        child_uid = uid if os.geteuid() == 0 and _reachable_by_others(exe) else None
-        if os.geteuid() == 0 and child_uid is None:
+        child_uid = uid if os.geteuid() == 0 and uid and _reachable_by_others(exe) else None
+        if os.geteuid() == 0 and child_uid is None and uid:
             uid = 0
             notes.append(f"ran as root: {exe} is not reachable by an unprivileged uid")
     group = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes, limits.cpus)
@@ -299,19 +314,19 @@ def _run_harness(
         output_overflow=overflow,
     )
     if kind != "bwrap":
-        run.notes.append(f"UNSANDBOXED: {why}")
-    run.notes.extend(notes)
+        run.staff_notes.append(f"UNSANDBOXED: {why}")
+    run.staff_notes.extend(notes)
     if overflow:
         run.notes.append(
             f"stopped: the submission wrote more than {limits.out_mb} MiB or "
             f"{limits.out_files} files to the grader's disk"
         )
     if left:
-        run.notes.append(f"GRADER WARNING: {left} processes of sandbox uid {uid} survived it")
+        run.staff_notes.append(f"GRADER WARNING: {left} processes of sandbox uid {uid} survived it")
     if group is not None:
         run.oom_killed = group.oom_killed()
         run.peak_memory_bytes = group.peak_bytes()
         group.destroy()
     else:
-        run.notes.append("no control group: memory and process caps are per process only")
+        run.staff_notes.append("no control group: memory and process caps are per process only")
     return run

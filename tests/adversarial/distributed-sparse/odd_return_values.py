@@ -1,7 +1,7 @@
 """Returns values of the wrong kind that once crashed the trusted side: numpy scalars as
 dict keys, a vector where a number belongs, ragged lists, a dict or a matrix where an array
 belongs, a tuple one item short, complex numbers, a dict holding ragged values."""
-# effdl-attack: build=cell tag=answer expect_lost=a1.true_false,a2.closed_form,a3.loss_and_grad,a3.project_top_k,a3.soft_threshold,a3.train_prune,a3.train_prox,a3.extra_two_points,a4.csc_encode,a4.csc_storage_bits,a4.size_formula,a4.max_k zero=a1.true_false,a2.closed_form,a3.loss_and_grad,a3.project_top_k,a3.soft_threshold,a3.train_prune,a3.train_prox,a4.csc_encode,a4.csc_storage_bits,a4.size_formula,a4.max_k feedback_contains="expected numbers" feedback_contains="got a float64 array of shape (2,)" quick=1
+# effdl-attack: build=cell tag=answer expect_lost=a1.true_false,a2.closed_form,a3.loss_and_grad,a3.project_top_k,a3.soft_threshold,a3.train_prune,a3.train_prox,a3.extra_two_points,a4.csc_encode,a4.csc_storage_bits,a4.size_formula,a4.max_k zero=a1.true_false,a2.closed_form,a3.loss_and_grad,a3.project_top_k,a3.soft_threshold,a3.train_prune,a3.train_prox,a4.csc_encode,a4.csc_storage_bits,a4.size_formula,a4.max_k feedback_contains="expected numbers" feedback_contains="got a float64 array of shape (2,)" quick=1 threat=odd-values
 
 import numpy as np
 
