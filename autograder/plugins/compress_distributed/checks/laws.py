@@ -82,6 +82,7 @@ def rng_problems(first: np.ndarray, again: np.ndarray, other: np.ndarray, what: 
     if np.array_equal(first[:m], other[:m]):
         problems.append(
             f"{what}: calls with generators made from different seeds gave exactly the same "
-            f"{m} draws: the draws do not depend on the generator (a fixed seed inside?)."
+            f"{m} draws: the draws do not depend on the generator (nothing is drawn from it, "
+            "or it is reseeded inside)."
         )
     return problems

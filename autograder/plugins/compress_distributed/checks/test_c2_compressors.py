@@ -308,7 +308,13 @@ def _qsgd_law(draws: np.ndarray, v: np.ndarray, s: int, delta: float, what: str)
             f" So the quantizer is biased: the mean of entry [{worst}] is {mean[worst]:.4f}, "
             f"E[Q(v)_i] = v_i = {v[worst]:g}."
         )
-        if np.allclose(up.mean(axis=0)[p > 0], 1 - p[p > 0], atol=0.05):
+        freq = up.mean(axis=0)
+        if np.all((freq == 0) | (freq == 1)) and np.array_equal(freq, np.round(r) > low):
+            problems[0] += (
+                " Likely cause: rounding to the nearest level; QSGD rounds up at random, with "
+                "probability r_i - l_i, which is what makes it unbiased."
+            )
+        elif np.allclose(freq[p > 0], 1 - p[p > 0], atol=0.05):
             problems[0] += " Likely cause: the probability is inverted (up with 1 - p)."
         return problems
     problems += pair_problems(up.astype(float), p, delta / 3, labels, what)
