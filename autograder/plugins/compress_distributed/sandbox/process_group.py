@@ -10,7 +10,8 @@ holds exactly G[t, r]. After every step a rank reports the gradient DDP left in 
 the hook returned) and the bytes the hook added to ``state.bytes_sent``.
 
 The ranks run student code, so what they report is data for the checks to judge, nothing
-more. The collector (the call process) keeps to a deadline of its own, shorter than the
+more. The collector makes itself non-dumpable before it forks them, so that no rank can read
+or write the memory of another rank or of the collector. The collector (the call process) keeps to a deadline of its own, shorter than the
 call's budget: a hook that hangs the group costs the run, and the result still says which
 rank stopped at which step. Every rank is killed and reaped before the fixture returns.
 
@@ -21,6 +22,7 @@ reads its imports); the checks import it to read the same constants.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
 import json
 import os
@@ -34,6 +36,7 @@ from typing import Any
 GROUP_SECONDS = 20.0  # default deadline of one group run, from the first fork to the last result
 TERNGRAD_SEED_STRIDE = 1_000_003  # rank r's generator seed: seed * stride + r (as effdl does)
 REPORT_CAP = 8 * 1024 * 1024  # bytes of one rank's report that are read
+PR_SET_DUMPABLE = 4  # prctl option (linux/prctl.h)
 
 
 class HookState:
@@ -111,6 +114,15 @@ def _rank(hook: Any, spec: dict[str, Any], rank: int, store_path: str, fd: int) 
     os._exit(0)  # no teardown: torch's distributed threads may abort at interpreter exit
 
 
+def _not_dumpable() -> None:
+    """Make this process (and every process it forks) non-dumpable: another process of the
+    same uid can then no longer read or write its memory (/proc/PID/mem, ptrace,
+    process_vm_writev). A rank's hook may undo it for its own rank only."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _collect(children: dict[int, int], deadline: float) -> tuple[dict[int, bytes], bool]:
     """Read every rank's pipe until each has closed or the deadline passes; whether it did."""
     data = {rank: b"" for rank in children.values()}
@@ -164,6 +176,7 @@ def run_ddp_hook(hook: Any, spec: dict[str, Any]) -> dict[str, Any]:
     deadline = started + float(spec.get("seconds", GROUP_SECONDS))
     children: dict[int, int] = {}  # read fd -> rank
     pids: list[int] = []
+    _not_dumpable()  # the collector, and the ranks it forks, keep their memory to themselves
     try:
         for rank in range(world):
             read_fd, write_fd = os.pipe()
