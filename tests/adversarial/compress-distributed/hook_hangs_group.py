@@ -3,11 +3,11 @@ sleeps, so rank 0 waits in all_gather for a message that never comes (hanging th
 group)."""
 # effdl-attack: replaces=topk_hook in=comm_hooks.py expect_lost=c4.topk_hook feedback_contains="did not finish" max_seconds=180 cost=70
 
-import os
-import time
-
 
 def topk_hook(state, bucket):
+    import os
+    import time
+
     grad = bucket.buffer()
     if dist.get_rank() == 1:
         if os.fork() == 0:

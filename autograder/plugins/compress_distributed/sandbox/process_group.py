@@ -212,11 +212,11 @@ def run_ddp_hook(hook: Any, spec: dict[str, Any]) -> dict[str, Any]:
         done[rank] = max(0, last + 1)
         error = ""
         if report is None:
-            error = (
-                f"rank {rank} did not finish: it stopped "
-                + ("before joining the group" if last < -1 else f"after step {last + 1}")
-                + (" when the group ran out of time" if timed_out else "")
+            where = (
+                "before joining the group" if last < -1 else f"after {last + 1} of {steps} steps"
             )
+            why = " when the group ran out of time" if timed_out else " (its process ended)"
+            error = f"rank {rank} did not finish: it stopped {where}{why}"
         else:
             error = str(report.get("error", ""))[:600]
             rows = report.get("averaged") if isinstance(report.get("averaged"), list) else []
