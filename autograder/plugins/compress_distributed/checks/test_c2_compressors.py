@@ -343,11 +343,19 @@ def test_qsgd(sub: Sub) -> None:
     what = f"qsgd_quantize(v={fmt(QSGD_V)}, s={s})"
     first = _draws(a.value, QSGD_DRAWS, QSGD_V.size, what)
     second = _draws(b.value, QSGD_DRAWS, QSGD_V.size, what)
+    both = np.concatenate([first, second])
+    sub.add_plot(
+        "C2.3",
+        "C2.3 QSGD: the mean of each entry over 6000 draws, against v",
+        {"mean of Q(v)": both.mean(axis=0)},
+        {"v": QSGD_V},
+        x_label="entry i",
+    )
     # Laws on the two independent streams together; the false-fail probability of the
     # check is at most FALSE_FAIL (split between its two law tests), and two correct streams
     # of 3000 x 7 non-degenerate draws coincide with probability below 0.75^21000.
     parts = [
-        lambda: _qsgd_law(np.concatenate([first, second]), QSGD_V, s, FALSE_FAIL / 2, what),
+        lambda: _qsgd_law(both, QSGD_V, s, FALSE_FAIL / 2, what),
         lambda: rng_problems(first, _draws(again.value, AGAIN, QSGD_V.size, what), second, what),
         lambda: _qsgd_law(
             _draws(s1.value, QSGD_DRAWS, QSGD_V1.size, "qsgd_quantize(column v, s=1)"),

@@ -284,6 +284,14 @@ def test_terngrad_hook(sub: Sub) -> None:
     keeps = [_decode(run["averaged"][:, 0], what) for run in runs]
     p = np.minimum(np.abs(TERN_G) / np.abs(TERN_G).max(axis=1, keepdims=True), 1.0)
     pooled = np.concatenate([keeps[0], keeps[2]]).reshape(-1, 2 * n)
+    freq = pooled.mean(axis=0).reshape(2, n)
+    sub.add_plot(
+        "C4.1",
+        "C4.1 TernGrad hook: how often each entry was kept, against |g_j| / s",
+        {f"rank {r}": freq[r] for r in range(2)},
+        {f"rank {r}": p[r] for r in range(2)},
+        x_label="entry j of the bucket",
+    )
     labels = [f"rank {r} keeping entry [{j}]" for r in range(2) for j in range(n)]
     # two law tests, FALSE_FAIL / 2 each; two correct runs of 50 steps (22 random entries a
     # step) coincide with probability below 0.85^1100
