@@ -71,6 +71,9 @@ def test_flawed_sample_loses_exactly_its_checks(sample, tmp_path: Path) -> None:
     for outcome in result.checks:
         if outcome.status != "passed":
             assert outcome.message, f"{outcome.id} failed without a message"
+    feedback = "\n".join(o.message for o in result.checks if o.lost)
+    for text in sample.message_contains:
+        assert text in feedback, f"{sample.name}: the feedback does not say {text!r}"
 
 
 def test_flawed_samples_name_their_mistakes(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["distributed-sparse", "prune-quantize"]
+NAMES = ["distributed-sparse", "prune-quantize", "compress-distributed"]
 LIMIT_SECONDS = 300
 
 

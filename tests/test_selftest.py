@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder import plugin
 from autograder.authoring import samples
 from autograder.commands import selftest
 from autograder.grading import suite
@@ -60,6 +61,20 @@ MISTAKES = {
     "STE that zeroes gradients": ["ste_backward_zero"],
     "CSC without placeholders": ["csc_no_placeholders"],
     "CSC with trailing placeholders": ["csc_trailing_placeholders"],
+    # assignment C (issue 15)
+    "top-k by signed value": ["topk_hook_signed"],
+    "error feedback residual not added or not stored": [
+        "ef_residual_not_added",
+        "topk_hook_no_residual",
+    ],
+    "DGC clipping not scaled by the workers": ["dgc_clip_unscaled"],
+    "a random compressor ignoring its generator": ["qsgd_global_rng", "terngrad_hook_global_rng"],
+    "one scaler for every rank": ["terngrad_hook_shared_scaler"],
+    "bytes counted for the wrong encoding": [
+        "topk_hook_counts_values_only",
+        "terngrad_hook_byte_per_code",
+        "fp16_hook_counts_float32",
+    ],
 }
 # The issue's list of attacks, and the catalogue entries that carry them out.
 ATTACKS = {
@@ -115,6 +130,10 @@ ATTACKS = {
         "another_students_notebook_forged_variant",
     ],
     "random bytes as the notebook": ["random_bytes_notebook"],
+    # assignment C (issue 15): hooks run in a process group inside the sandbox
+    "a hook reaching the network": ["hook_reaches_network"],
+    "a hook hanging its process group": ["hook_hangs_group"],
+    "a hook reaching the other ranks' memory": ["hook_attacks_peers"],
 }
 
 
@@ -133,10 +152,7 @@ def test_catalogue_covers_every_mistake_and_attack() -> None:
 
 @pytest.mark.parametrize("kind", ["mutants", "correct", "attacks"])
 def test_catalogue_entries_are_well_formed(kind: str) -> None:
-    checks = {
-        name: {s.id for s in suite.load(name).specs}
-        for name in ("distributed-sparse", "prune-quantize")
-    }
+    checks = {name: {s.id for s in suite.load(name).specs} for name in plugin.names()}
     for sample in CATALOGUE[kind]:
         assert sample.description, f"{sample.path}: no docstring saying what it does"
         unknown = set(sample.expect_lost) - checks[sample.assignment]

@@ -1,4 +1,4 @@
-"""The true/false questions of both assignments: the key and a model justification each.
+"""The true/false questions of the assignments: the key and a model justification each.
 
 The statements themselves are in the notebook templates; this module holds what an answer
 key, a rubric and the grader need. Items are "1.1" .. "1.10" in each assignment.
@@ -112,7 +112,68 @@ PRUNE_QUANTIZE = {
     ),
 }
 
-_KEYS = {"distributed-sparse": DISTRIBUTED_SPARSE, "prune-quantize": PRUNE_QUANTIZE}
+COMPRESS_DISTRIBUTED = {
+    "1.1": (
+        False,
+        "Without error feedback the sign quantization error is thrown away every step and "
+        "accuracy drops; 1-bit SGD keeps up with full precision because each worker adds the "
+        "error it made to its next gradient.",
+    ),
+    "1.2": (
+        True,
+        "e_new = p - sent with p = g + e, so summing over the steps telescopes: sum(sent) + "
+        "e_final = sum(g) + e_0. Whatever the compressor drops is only delayed.",
+    ),
+    "1.3": (
+        False,
+        "Dropping the unsent entries biases every step; when workers disagree the average of "
+        "their top-k vectors is not zero at the optimum, so the run stalls away from it. DGC "
+        "accumulates the unsent part locally for this reason.",
+    ),
+    "1.4": (
+        True,
+        "Hogwild's analysis needs sparse updates: when each sample touches few coordinates, "
+        "processes rarely write the same entry, so almost no update is lost and throughput "
+        "grows with the number of processes.",
+    ),
+    "1.5": (
+        False,
+        "Stale gradients, contention for the shared weights and conflicting writes mean "
+        "asynchronous training has no guarantee of linear speedup (2019 T/F 1.4).",
+    ),
+    "1.6": (
+        False,
+        "Scaling the learning rate with the batch works only up to a point (with warm-up, and "
+        "per-layer rates as in LARS up to about 32K for ResNet-50); very large batches miss "
+        "the minimum and lose test accuracy.",
+    ),
+    "1.7": (
+        False,
+        "Ring all-reduce sends about 2 (K-1)/K times the gradient per worker and step: the cost "
+        "approaches twice the gradient's size, it does not fall as workers are added.",
+    ),
+    "1.8": (
+        True,
+        "l1 recovery from M Gaussian measurements succeeds for s-sparse vectors once M is of "
+        "the order of s log(N/s); a dense gradient has no such sparse structure to recover.",
+    ),
+    "1.9": (
+        True,
+        "QSGD rounds each |v_i| / ||v|| up or down at random with the probabilities that keep "
+        "its mean; more levels s shrink the variance bound min(n/s^2, sqrt(n)/s) ||v||^2 only.",
+    ),
+    "1.10": (
+        False,
+        "Without momentum factor masking, the stale momentum of a coordinate that was just "
+        "sent keeps pushing it in the next steps; DGC zeroes u and v where it sent.",
+    ),
+}
+
+_KEYS = {
+    "distributed-sparse": DISTRIBUTED_SPARSE,
+    "prune-quantize": PRUNE_QUANTIZE,
+    "compress-distributed": COMPRESS_DISTRIBUTED,
+}
 
 
 def _table(assignment: str) -> dict[str, tuple[bool, str]]:

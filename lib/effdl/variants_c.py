@@ -57,6 +57,7 @@ from effdl.qcs import (
     train_qcs,
     uniform_quantize,
 )
+from effdl.truefalse import tf_answers
 from effdl.variants import CANONICAL, _accept_first, _digest, variant_id
 
 COMPRESS_DISTRIBUTED = "compress-distributed"
@@ -520,13 +521,15 @@ def _c4_key(c4: dict) -> dict:
 
 
 def compress_distributed_key(variant: dict) -> dict:
-    """Every numeric answer of C2-C4 for `variant`, as JSON-serializable data (C5's numbers
-    are timings and depend on the machine: the lab reports them)."""
+    """Every answer of C1-C4 for `variant`, as JSON-serializable data: C1's true/false key,
+    C2-C4's numbers (C5's numbers are timings and depend on the machine: the lab reports
+    them)."""
     if variant.get("assignment") != COMPRESS_DISTRIBUTED:
         raise ValueError(f"not a {COMPRESS_DISTRIBUTED} variant: {variant.get('assignment')!r}")
     return {
         "assignment": COMPRESS_DISTRIBUTED,
         "variant": variant["variant"],
+        "c1": {"true_false": tf_answers(COMPRESS_DISTRIBUTED)},
         "c2": _c2_key(variant["c2"]),
         "c3": _c3_key(variant["c3"]),
         "c4": _c4_key(variant["c4"]),

@@ -218,15 +218,23 @@ def run_hook_harness(
 
 
 # ---------------------------------------------------------------- digits, data-parallel
-def digits_tensors(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def digits_tensors(
+    seed: int = 0, path: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The digits as flat features: (x_train (1437, 64) float32, y_train int64, x_test, y_test).
 
     Pixels are scaled to [0, 1] and standardized with the training pixels' mean and standard
-    deviation; the split is `effdl.data.digits_arrays`'s (stratified, 360 test images).
+    deviation; the split is `effdl.data.digits_arrays`'s (stratified, 360 test images). path:
+    a digits.npz written by `effdl.data.export_digits_npz` (read without scikit-learn, no
+    pickles); without one the split is made from scikit-learn's copy with `seed`.
     """
-    from effdl.data import digits_arrays
+    if path is not None:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    else:
+        from effdl.data import digits_arrays
 
-    arrays = digits_arrays(seed)
+        arrays = digits_arrays(seed)
     train = arrays["x_train"].reshape(-1, 64).astype(np.float64) / 16.0
     test = arrays["x_test"].reshape(-1, 64).astype(np.float64) / 16.0
     mean, std = train.mean(), train.std()
@@ -268,6 +276,7 @@ def train_data_parallel(
     seed: int = 0,
     out_path: str | None = None,
     powersgd_start_iter: int = 10,
+    data_path: str | None = None,
 ) -> list[dict]:
     """This rank's part of training the digits MLP once per hook (call it in every process).
 
@@ -279,11 +288,12 @@ def train_data_parallel(
     JSON) one dict per hook: "hook", "world_size", "steps", "bytes_per_step" (this rank's
     payload), "wire_bytes_per_step" (ring estimate, `ring_wire_bytes`), "test_acc",
     "test_acc_by_epoch", "bytes_by_epoch" (cumulative payload), "train_loss_by_epoch",
-    "wall_s", "params_in_sync" (every rank ended with the same weights).
+    "wall_s", "params_in_sync" (every rank ended with the same weights). data_path: a
+    digits.npz for `digits_tensors` (None: scikit-learn's digits).
     """
     if batch_size % world_size:
         raise ValueError(f"batch_size {batch_size} must be a multiple of world_size {world_size}")
-    x_train, y_train, x_test, y_test = digits_tensors(seed)
+    x_train, y_train, x_test, y_test = digits_tensors(seed, data_path)
     n_batches = x_train.shape[0] // batch_size
     results = []
     for name in hooks:
@@ -355,10 +365,12 @@ def run_digits_ddp(
     seed: int = 0,
     timeout_s: float = 600.0,
     start_method: str = "spawn",
+    data_path: str | None = None,
 ) -> list[dict]:
     """`train_data_parallel` in world_size local processes (gloo on loopback); rank 0's results.
 
-    start_method: "spawn" (anywhere) or "fork" (Linux; starts in a fraction of the time).
+    start_method: "spawn" (anywhere) or "fork" (Linux; starts in a fraction of the time);
+    data_path: a digits.npz (None: scikit-learn's digits).
     """
     for name in hooks:
         if name not in HOOK_NAMES:
@@ -366,6 +378,7 @@ def run_digits_ddp(
     with tempfile.TemporaryDirectory(prefix="effdl-ddp-out-") as tmp:
         out_path = os.path.join(tmp, "results.json")
         args = (list(hooks), epochs, batch_size, lr, momentum, ratio, 128, seed, out_path)
+        args += (10, data_path)
         spawn_local_group(
             train_data_parallel, world_size, args, timeout_s=timeout_s, start_method=start_method
         )
@@ -373,13 +386,17 @@ def run_digits_ddp(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line (see the module docstring); prints one line per hook."""
+    """The command line (see the module docstring); prints one line per hook.
+
+    It uses nothing but this module's own functions, so that a copy of them in one script
+    file (the assignment's ddp_train.py) is the same command.
+    """
     parser = argparse.ArgumentParser(
-        prog="python -m effdl.train.ddp",
         description="Data-parallel training of an MLP on the digits with DDP communication "
         "hooks (gloo, CPU). Under torchrun each process joins through env://; without it, "
         "--nproc local processes are started.",
     )
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits.npz")
     parser.add_argument("--hooks", default=",".join(HOOK_NAMES), help="comma-separated names")
     parser.add_argument("--nproc", type=int, default=2, help="local processes (no torchrun)")
     parser.add_argument("--epochs", type=int, default=20)
@@ -388,12 +405,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--ratio", type=float, default=0.01, help="top-k fraction")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--data",
+        default=beside if os.path.isfile(beside) else None,
+        help="digits.npz (default: the one beside this file, else scikit-learn's digits)",
+    )
     parser.add_argument("--out", default=None, help="write rank 0's results here (JSON)")
     args = parser.parse_args(argv)
     hooks = [h for h in args.hooks.split(",") if h]
     for name in hooks:
         if name not in HOOK_NAMES:
             parser.error(f"unknown hook {name!r}: expected one of {', '.join(HOOK_NAMES)}")
+    if args.data is not None and not os.path.isfile(args.data):
+        parser.error(f"--data {args.data}: no such file")
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # started by torchrun
         torch.set_num_threads(1)
         dist.init_process_group("gloo", init_method="env://")
@@ -401,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             results = train_data_parallel(
                 rank, world, hooks, args.epochs, args.batch_size, args.lr, args.momentum,
-                args.ratio, 128, args.seed, args.out,
+                args.ratio, 128, args.seed, args.out, data_path=args.data,
             )  # fmt: skip
             dist.barrier()
         finally:
@@ -412,12 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(0)  # see _local_entry: skip torch's teardown at interpreter exit
     else:
-        # The module's own name (not __main__), so that spawned processes find the function.
-        from effdl.train.ddp import run_digits_ddp as run
-
-        results = run(
+        results = run_digits_ddp(
             args.nproc, hooks, args.epochs, args.batch_size, args.lr, args.momentum,
-            args.ratio, args.seed,
+            args.ratio, args.seed, data_path=args.data,
         )  # fmt: skip
         if args.out:
             Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Assignment C: communication-efficient and asynchronous training (compress-distributed)."""

@@ -1,0 +1,113 @@
+"""Hidden check for C5: one Hogwild update, in place, touching only its sample's coordinates.
+
+The fixture runs the student's sgd_update in a child process on shared weights whose memory
+pages hold no coordinate of the sample are read-only: an update that writes every coordinate
+(w -= lr * dense gradient) faults there, which is the concurrent overwriting that costs
+Hogwild its lost updates. The values are compared with effdl's update on the same inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checking.compare import Mistake, as_array, assert_close
+from autograder.checking.credit import credit_parts
+from autograder.checking.spec import Call, check
+from autograder.checking.sub import Case, Sub
+from autograder.checking.verdict import CheckFailure
+from effdl import hogwild as ref
+
+D = 2048  # four 4 KiB pages of float64; every sample's indices lie in the second one
+
+
+def _case(seed: int, nnz: int, y: float, lr: float) -> dict:
+    rng = np.random.default_rng([11, seed])
+    idx = 512 + rng.choice(512, size=nnz, replace=False)
+    return {
+        "w": np.round(rng.standard_normal(D), 3),
+        "idx": idx.astype(np.int64),
+        "val": np.round(rng.standard_normal(nnz), 3),
+        "y": y,
+        "lr": lr,
+    }
+
+
+CASES = [_case(1, 10, 1.0, 0.1), _case(2, 1, -1.0, 0.5), _case(3, 40, -1.0, 0.05)]
+
+
+def sgd_update_calls(variant: dict) -> list[Call]:
+    return [
+        Call(f"c5.update.{i}", "sgd_update", kwargs=spec, mode="sgd_update", timeout=15)
+        for i, spec in enumerate(CASES)
+    ]
+
+
+@check(
+    "c5.sgd_update",
+    points=5,
+    problem="C5.1",
+    title="Hogwild's update: in place, reading and writing only w[idx]",
+    function="sgd_update",
+    calls=sgd_update_calls,
+)
+def test_sgd_update(sub: Sub) -> None:
+    def one(case: Case) -> None:
+        spec = case.kwargs
+        idx, val, y, lr = spec["idx"], spec["val"], spec["y"], spec["lr"]
+        what = f"sgd_update(w ({D},), idx of {idx.size} coordinates, val, y={y:g}, lr={lr:g})"
+        out = case.value
+        if not isinstance(out, dict) or "w" not in out:
+            raise CheckFailure(f"{what}: the harness gave no result.")
+        if str(out.get("error", "")).startswith("NotImplementedError"):
+            raise CheckFailure(
+                "`sgd_update` is not implemented yet (it raised NotImplementedError)."
+            )
+        if out.get("error"):
+            raise CheckFailure(f"{what} raised {out['error']}")
+        if out.get("timed_out"):
+            raise CheckFailure(f"{what} did not return within its time budget.")
+        if out.get("faulted"):
+            raise CheckFailure(
+                f"{what} wrote to coordinates outside idx: the weights outside the sample's "
+                "coordinates were read-only in this check, and writing them faulted. A Hogwild "
+                "update must read and write only w[idx] (for example w[idx] -= lr * coef * val); "
+                "writing every coordinate (w -= lr * dense_gradient) overwrites the other "
+                "processes' updates."
+            )
+        got = as_array(out["w"], f"{what}: w after the update", (D,))
+        w0 = spec["w"]
+        want = w0.copy()
+        ref.sgd_update(want, idx, val, y, lr)
+        if np.array_equal(got, w0):
+            raise CheckFailure(
+                f"{what} left w unchanged"
+                + (
+                    " and returned a value: update the shared weights in place (w[idx] -= ...)."
+                    if not out.get("returned_none", True)
+                    else "."
+                )
+            )
+        margin = y * float(val @ w0[idx])
+        sigma = 1.0 / (1.0 + np.exp(margin))
+        mistakes = [
+            Mistake(
+                "the step has the wrong sign: the gradient of log(1 + exp(-y x.w)) is "
+                "-y sigma(-y x.w) x, and SGD subtracts it.",
+                lambda: _moved(w0, idx, -lr * y * sigma * val),
+            ),
+            Mistake(
+                "the sigmoid factor is missing: the gradient is -y sigma(-y x.w) x, not -y x.",
+                lambda: _moved(w0, idx, lr * y * val),
+            ),
+        ]
+        assert_close(
+            got, want, rtol=1e-6, atol=1e-8, what=f"{what}: w after the update", mistakes=mistakes
+        )
+
+    credit_parts(sub.cases(), one)
+
+
+def _moved(w0: np.ndarray, idx: np.ndarray, step: np.ndarray) -> np.ndarray:
+    out = w0.copy()
+    out[idx] += step
+    return out

@@ -1,0 +1,16 @@
+"""DGC that clips each worker's gradient at clip_norm instead of clip_norm / sqrt(n_workers) (C2.6)."""
+# effdl-sample: replaces=dgc_step expect_lost=c2.dgc_step message_contains="not scaled by 1/sqrt(n_workers)"
+
+import numpy as np
+
+
+def dgc_step(g, u, v, ratio, momentum=0.9, clip_norm=None, n_workers=1):
+    g = np.asarray(g, dtype=np.float64).reshape(-1)
+    if clip_norm is not None:
+        g = clip_by_norm(g, clip_norm)
+    u = momentum * np.asarray(u, dtype=np.float64).reshape(-1) + g
+    v = np.asarray(v, dtype=np.float64).reshape(-1) + u
+    indices, values = topk_compress(v, ratio)
+    u[indices] = 0.0
+    v[indices] = 0.0
+    return indices, values, u, v
