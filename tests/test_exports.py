@@ -212,3 +212,12 @@ def test_the_roster_names_students_in_the_lms_exports(tmp_path: Path) -> None:
     bad.write_text("student_id,email\nann,not-an-address\n")
     proc = subprocess.run([*cmd, "--roster", str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "not an email address" in proc.stderr
+
+
+def test_no_cell_of_the_csv_runs_as_a_spreadsheet_formula() -> None:
+    """Student ids come from file names a student chose: `+1+1` or `@A1` must reach the
+    spreadsheet as text (an independent attacker's find)."""
+    assert exports.safe_cell("+1+1") == "'+1+1" and exports.safe_cell("@A1") == "'@A1"
+    assert exports.safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert exports.safe_cell("-2") == "'-2" and exports.safe_cell("ann") == "ann"
+    assert exports.safe_cell("77.5") == "77.5" and exports.safe_cell(3) == 3

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from autograder import plugin, sandbox
+from autograder.checking.returns import Text
 from autograder.checking.spec import Call
 from autograder.course.settings import Course
 from autograder.grading.grade import grade_submission
@@ -431,3 +432,12 @@ def test_root_without_cap_chown_grades_and_tells_only_the_staff(tmp_path: Path, 
     assert any("ran as root" in n for n in result.staff_notes)
     text = " ".join(result.notes)
     assert "root" not in text and "UNSANDBOXED" not in text and "staff was told" not in text
+
+
+def test_notebook_annotations_are_evaluated_as_in_jupyter(tmp_path: Path) -> None:
+    """The harness's own `from __future__ import annotations` must not leak into the cells:
+    in Jupyter an annotation is the object itself (DDP checks a hook's `bucket` annotation)."""
+    source = "def hook(state, bucket: int) -> int:\n    return bucket\n"
+    source += "\ndef kind():\n    return type(hook.__annotations__['bucket']).__name__\n"
+    _, output = run(tmp_path, [("answer", source)], [Call("k", "kind", returns=Text())])
+    assert output.calls[0].value == "type"

@@ -159,3 +159,23 @@ def test_a_ta_grades_two_questions_for_three_students_in_the_browser(graded, tmp
     for sid in STUDENTS:
         mine = sum(s.points for (who, _), s in stored.items() if who == sid)
         assert float(rows[sid]["manual_points"]) == pytest.approx(mine)  # and the CSV
+
+
+def test_markup_in_a_formula_reaches_no_page(graded) -> None:
+    """latex2mathml copies \\text{...} into the MathML as it is: a written answer could put an
+    input into the score form or a script into the offline pages (an attacker's find)."""
+    from autograder.publishing.markdown import to_html
+
+    evil = "$\\text{<input\tform=score-form\tname=points\tvalue=10>}$ $\\text{<img src=x onerror=alert(1)>}$"
+    page = str(to_html(evil + " and $x^2$"))
+    assert "<input" not in page and "<img" not in page and "onerror" not in page
+    assert "<msup><mi>x</mi><mn>2</mn></msup>" in page  # real math still renders
+    gradebook, _, course = graded
+    client = make_app(gradebook, ASSIGNMENT, load_course(course)).test_client()
+    q = questions(ASSIGNMENT)[0]
+    path = f"/q/{q.key}/ben"
+    form = _form(client, path)
+    sent = client.post(
+        path, data={**form, "points": ["0", "10"], "comment": "weak"}
+    )  # a second points field, as an injected input would add
+    assert sent.status_code == 400

@@ -72,7 +72,7 @@ def export_csv(
             file=sys.stderr,
         )
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _SafeWriter(csv.writer(buffer, lineterminator="\n"))
     maximum = max((s.score.maximum for s in students), default=0.0)
     if fmt == "plain":
         _plain(writer, students, maximum)
@@ -96,6 +96,28 @@ def export_csv(
                 comment = f"late {s.lateness.days_late} day(s): {s.lateness.reason}"
             writer.writerow([s.student_id, s.person.name or s.student_id, total, comment])
     return buffer.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet will not run as a formula (OWASP's rule: a leading
+    quote before = + - @, tab or carriage return); numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """A csv writer whose every text cell goes through safe_cell: ids, names and notes come
+    from students and from files they named."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow([safe_cell(cell) for cell in row])
 
 
 def _note(s: StudentScore) -> str:

@@ -203,6 +203,8 @@ def make_app(
     def save(key: str, student: str) -> Any:
         q = by_key.get(key) or abort(404)
         path = url_for("grade", key=key, student=student)
+        if any(len(request.form.getlist(name)) > 1 for name in request.form):
+            abort(400, "a field came twice: the form was tampered with")
         if not hmac.compare_digest(request.form.get("nonce", ""), nonce(path)):
             abort(400, "this form did not come from this page")
         rows = students()

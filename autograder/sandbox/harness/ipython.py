@@ -73,9 +73,9 @@ class GraderShell:
     # -- running code in the notebook's namespace
     def _run(self, code: str, name: str) -> Any:
         try:
-            compiled = compile(code, f"<%{name}>", "eval")
+            compiled = compile(code, f"<%{name}>", "eval", dont_inherit=True)
         except SyntaxError:
-            exec(compile(code, f"<%{name}>", "exec"), self.user_ns)
+            exec(compile(code, f"<%{name}>", "exec", dont_inherit=True), self.user_ns)
             return None
         return eval(compiled, self.user_ns)
 

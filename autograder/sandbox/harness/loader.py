@@ -26,7 +26,9 @@ from .world import restore_core, restore_world
 def compile_statement(stmt: dict[str, Any]) -> Any:
     """A statement's code object, with the line numbers it has in its cell."""
     padding = "\n" * (max(1, int(stmt["line"])) - 1)
-    return compile(padding + stmt["code"], f"<cell {stmt['cell']}>", "exec")
+    # dont_inherit: this module's `from __future__ import annotations` is not the notebook's
+    # (with it, a cell's annotations would be strings here but not in Jupyter)
+    return compile(padding + stmt["code"], f"<cell {stmt['cell']}>", "exec", dont_inherit=True)
 
 
 def loader(
