@@ -29,11 +29,22 @@ def _cmd_key(args: argparse.Namespace) -> int:
     except plugin.UnknownAssignment as exc:
         raise UsageError(str(exc)) from exc
     course = load_course(args.course)
-    if args.student and course.secret is None:
+    if (args.student or args.roster) and course.secret is None:
         raise UsageError(
-            "--student needs the course secret that makes the variants: pass --course "
-            "course.toml (with [course] secret = ...) or set EFFDL_COURSE"
+            "--student and --roster need the course secret that makes the variants: pass "
+            "--course course.toml (with [course] secret = ...) or set EFFDL_COURSE"
         )
+    if args.roster:
+        from autograder.commands.keys import key_table
+        from autograder.course.students import RosterError, read_roster
+
+        if args.student:
+            raise UsageError("give either --student or --roster, not both")
+        try:
+            sys.stdout.write(key_table(args.assignment, course, read_roster(Path(args.roster))))
+        except RosterError as exc:
+            raise UsageError(str(exc)) from exc
+        return 0
     key = manifest.answer_key(manifest.variant(course.secret, args.student))
     if args.json or manifest.format_key is None:
         print(json.dumps(key, indent=2, sort_keys=True))
@@ -334,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("key", help="print the numeric answer key of an assignment variant")
     p.add_argument("assignment", help="assignment name")
     p.add_argument("--student", help="student id (default: the canonical variant)")
+    p.add_argument("--roster", metavar="CSV", help="a CSV table: every student's own answers")
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--json", action="store_true", help="print JSON (answer_key.json's schema)")
     p.set_defaults(func=_cmd_key)

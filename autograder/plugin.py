@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ class Manifest:
     lab: Lab | None = None
     requirements: tuple[str, ...] = ()  # pyproject packages its checks and sandbox need
     package: str = ""  # filled in by the registry: autograder.plugins.<package>
+
+    def key_text(self, secret: str | None, student_id: str | None) -> str:
+        """A student's own answer key (their variant's) as text: format_key's tables, or JSON."""
+        key = self.answer_key(self.variant(secret, student_id))
+        if self.format_key is not None:
+            return self.format_key(key)
+        return json.dumps(key, indent=2, sort_keys=True)
 
     @property
     def folder(self) -> Path:

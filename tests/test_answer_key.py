@@ -202,3 +202,22 @@ def test_cli_key_for_a_student_with_a_course_file(recorded, tmp_path, capsys, mo
     out = json.loads(capsys.readouterr().out)
     assert out["variant"] == variant_id(SECRET, "carol")
     assert recorded[0] == distributed_sparse_variant(SECRET, "carol")
+
+
+def test_cli_key_table_of_a_roster_gives_each_student_their_own_numbers(tmp_path, capsys):
+    import csv
+    import io
+
+    course = tmp_path / "course.toml"
+    course.write_text(f'[course]\nname = "t"\nsecret = "{SECRET}"\n', encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\nann,Ann\ncarol,Carol\n", encoding="utf-8")
+    code = main(["key", "distributed-sparse", "--roster", str(roster), "--course", str(course)])
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["student_id"] for r in rows] == ["ann", "carol"]
+    for row in rows:
+        own = distributed_sparse_key(distributed_sparse_variant(SECRET, row["student_id"]))
+        assert json.loads(row["a2.W_star"]) == own["a2"]["W_star"]
+    assert rows[0]["a2.W_star"] != rows[1]["a2.W_star"]
+    assert main(["key", "distributed-sparse", "--roster", str(roster)]) == 2  # no secret

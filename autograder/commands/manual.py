@@ -168,11 +168,7 @@ def _slug(key: str) -> str:
 
 def own_key(assignment: str, course: Course, student: str) -> str:
     """The student's own answer key (their variant's, with the course's secret), as text."""
-    manifest = plugin.get(assignment)
-    key = manifest.answer_key(manifest.variant(course.secret, student))
-    if manifest.format_key is not None:
-        return manifest.format_key(key)
-    return json.dumps(key, indent=2, sort_keys=True)
+    return plugin.get(assignment).key_text(course.secret, student)
 
 
 def export_manual(

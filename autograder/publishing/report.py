@@ -115,8 +115,7 @@ def _lateness(students: list[StudentScore]) -> Counter:
 
 
 def build_report(book: Gradebook, assignment: str, course: Course | None = None) -> str:
-    """The report page's HTML."""
-    info = plugin.get(assignment)
+    """The report page's HTML; with the course (its secret), each student's own key."""    info = plugin.get(assignment)
     students = class_scores(book, assignment, course or Course())
     rows = [s.row for s in students]
     graded = [r for r in rows if r.status == "graded"]
@@ -199,6 +198,17 @@ def build_report(book: Gradebook, assignment: str, course: Course | None = None)
         plots=plots,
         totals={s.student_id: s.score.total for s in students},
         warnings=class_warnings([s.result for s in students]),
+        roster=[
+            {
+                "student": s.student_id,
+                "name": s.person.name,
+                "variant": s.result.variant,
+                "total": s.score.total,
+                "status": s.result.status,
+                "key": info.key_text((course or Course()).secret, s.student_id),
+            }
+            for s in students
+        ],
     )
 
 
