@@ -115,7 +115,8 @@ def _lateness(students: list[StudentScore]) -> Counter:
 
 
 def build_report(book: Gradebook, assignment: str, course: Course | None = None) -> str:
-    """The report page's HTML; with the course (its secret), each student's own key."""    info = plugin.get(assignment)
+    """The report page's HTML; with the course (its secret), each student's own key."""
+    info = plugin.get(assignment)
     students = class_scores(book, assignment, course or Course())
     rows = [s.row for s in students]
     graded = [r for r in rows if r.status == "graded"]
