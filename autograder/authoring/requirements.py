@@ -15,6 +15,7 @@ and what for, so that `pip install -r requirements.txt` installs only what the n
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import re
@@ -124,7 +125,7 @@ def third_party(imports: Iterable[Imported], local: set[str]) -> list[Imported]:
 
 def distribution_of(module: str, where: str) -> str:
     """The installed distribution that provides the top-level module `module`."""
-    candidates = sorted(set(importlib.metadata.packages_distributions().get(module, [])))
+    candidates = sorted(set(_providers().get(module, [])))
     if not candidates:
         raise RequirementsError(
             f"{where} imports {module!r}, which no installed distribution provides: install it "
@@ -139,6 +140,13 @@ def distribution_of(module: str, where: str) -> str:
             )
         return same[0]
     return candidates[0]
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """Top-level module -> the installed distributions that provide it (read once: it walks
+    every installed distribution's file list)."""
+    return importlib.metadata.packages_distributions()
 
 
 def _normal(name: str) -> str:
