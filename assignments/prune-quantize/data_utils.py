@@ -32,6 +32,12 @@ CIFAR_FILES = (
 )
 
 
+TORCHVISION_MISSING = (
+    "reading CIFAR-10 needs torchvision, which is not installed: pip install torchvision "
+    "(the bundled digits need only numpy and torch)"
+)
+
+
 DIGITS_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -72,9 +78,12 @@ def cifar10_transforms(augment: bool = True) -> tuple:
 
     Both convert a PIL image to a (3, 32, 32) float tensor normalized with ``CIFAR_MEAN`` and
     ``CIFAR_STD``; with ``augment`` the training one first takes a random 32x32 crop of the
-    image padded by 4 pixels and flips it horizontally with probability 1/2.
+    image padded by 4 pixels and flips it horizontally with probability 1/2. Needs torchvision.
     """
-    from torchvision import transforms
+    try:
+        from torchvision import transforms  # optional: only to read CIFAR-10
+    except ImportError as exc:
+        raise ImportError(TORCHVISION_MISSING) from exc
 
     normalize = [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
     train = normalize
@@ -90,13 +99,17 @@ def cifar10_datasets(
     """CIFAR-10's training (50,000) and test (10,000) sets from the directory ``root``.
 
     Nothing is downloaded unless ``download=True``; without it a missing or incomplete
-    directory raises `CIFARNotFoundError` with the expected files and the download URL.
+    directory raises `CIFARNotFoundError` with the expected files and the download URL. That
+    check comes first: torchvision, which reads the files, is imported only once they are there
+    (or to download them), and its absence then raises an ImportError that says so.
     """
     import os
 
-    from torchvision import datasets
-
     root = os.path.expanduser(os.fspath(root)) if download else cifar10_root(root)
+    try:
+        from torchvision import datasets  # optional: only to read CIFAR-10
+    except ImportError as exc:
+        raise ImportError(TORCHVISION_MISSING) from exc
     train_tf, test_tf = cifar10_transforms(augment)
     try:
         train = datasets.CIFAR10(root, train=True, download=download, transform=train_tf)
@@ -138,9 +151,11 @@ def prepare_digits(
 def load_digits_npz(
     path: str,
 ) -> tuple[torch.utils.data.TensorDataset, torch.utils.data.TensorDataset]:
-    """Read a file written by `export_digits_npz`: (train, test) TensorDatasets.
+    """Read a digits file (such as the bundled ``digits.npz``): (train, test) TensorDatasets.
 
-    Images are (N, 3, 8, 8) float32, labels int64. No pickled objects are loaded.
+    The file holds uint8 arrays x_train, y_train, x_test and y_test (raw 8x8 images with pixel
+    values 0..16, and labels 0..9). Images come back as (N, 3, 8, 8) float32, labels int64.
+    No pickled objects are loaded.
     """
     with np.load(path, allow_pickle=False) as data:
         missing = [key for key in DIGITS_NPZ_KEYS if key not in data.files]

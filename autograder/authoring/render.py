@@ -6,10 +6,13 @@ autograder/plugins/<package>/templates/
   rubric.md.j2        the rubric of the hand-graded parts (solution bundle only)
   files/              data and checkpoints copied as they are into both bundles
 
+Each bundle also gets a requirements.txt made from its own code's imports (requirements.py).
+
 Inside templates, `answer("module:function")` gives effdl's source in the solution and a
 skeleton in the student bundle; `given("module:name")` gives source to both; `expect(...)`
 evaluates effdl at build time (for the public checks' expected values); `lit(x)` writes a
-value as a Python literal; `v` holds the variant's numbers.
+value as a Python literal; `num(x)` a number for text and formulas, `tex_set(xs)` a set of
+numbers as a TeX formula's `\\{a, b\\}`; `v` holds the variant's numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 
 from autograder import plugin
 from autograder.authoring.notebook import make_notebook, notebook_bytes, split_cells
+from autograder.authoring.requirements import RequirementsError, requirements_txt
 from autograder.authoring.source import module_parts, resolve, skeleton_source, solution_source
 from effdl import __version__
 
@@ -56,6 +60,21 @@ def lit(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"lit() cannot write a {type(value).__name__}")
+
+
+def num(value: Any) -> str:
+    """A number as prose and formulas write it: whole numbers without ".0", others with up to
+    10 significant digits (so 0.1 / 0.02 is 5, not 5.000000000000001)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"num() writes numbers, not a {type(value).__name__}")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return f"{float(value):.10g}"
+
+
+def tex_set(values: Any) -> str:
+    """A set of numbers as TeX: `\\{1, 2, 5\\}` (both braces escaped, as a formula needs)."""
+    return r"\{" + ", ".join(num(x) for x in np.asarray(values).ravel().tolist()) + r"\}"
 
 
 def _helpers(module_name: str) -> str:
@@ -116,6 +135,8 @@ def _context(name: str, variant: dict[str, Any], solution: bool) -> dict[str, An
         "expect": expect,
         "call": call,
         "lit": lit,
+        "num": num,
+        "tex_set": tex_set,
         "np": np,
     }
 
@@ -140,6 +161,10 @@ def render_bundle(name: str, variant: dict[str, Any], solution: bool) -> Rendere
     for path in sorted((folder / "files").glob("*")) if (folder / "files").is_dir() else []:
         if path.is_file():
             files[path.name] = path.read_bytes()
+    try:
+        files["requirements.txt"] = requirements_txt(files, f"{name}.ipynb").encode()
+    except RequirementsError as exc:
+        raise BuildError(f"{name}: {exc}") from None
     if solution:
         key = _stable(answer_key(name, variant))
         files["answer_key.json"] = (json.dumps(key, indent=2) + "\n").encode()

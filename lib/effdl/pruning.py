@@ -30,10 +30,11 @@ def prune_by_percentage(layer: nn.Module, q: float) -> None:
     """Zero the weights of one layer whose magnitude is below the layer's q-th percentile.
 
     ``layer`` is an ``nn.Conv2d`` or ``nn.Linear``, or a wrapper holding one as ``.conv`` or
-    ``.linear`` (`effdl.models.FP_Conv`, `FP_Linear`). ``q`` is a percentage in [0, 100]: the
-    threshold is ``np.percentile(|w|, q)`` over all of this layer's weights, and every weight
-    with ``|w| < threshold`` is set to 0, so about q percent of the weights end up zero. The
-    weight is changed in place; the bias is never pruned.
+    ``.linear`` (the ``FP_Conv`` and ``FP_Linear`` layers of ``FP_layers.py``). ``q`` is a
+    percentage in [0, 100]: the threshold is ``np.percentile(|w|, q)`` over all of this layer's
+    weights (zeros included), and every weight with ``|w| < threshold`` is set to 0, so about
+    q percent of the weights end up zero. The weight is changed in place; the bias is never
+    pruned.
     """
     if not 0 <= q <= 100:
         raise ValueError(f"q is a percentage and must lie in [0, 100], got {q}")

@@ -47,8 +47,9 @@ def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, n
 def project_top_k(W: np.ndarray, k: int) -> np.ndarray:
     """Keep the k entries of W with the largest |W| and set the others to zero.
 
-    Ties in |W| go to the entry with the lower index. W: (d,) or (d, 1); k: an integer >= 0.
-    Returns a new float64 array of shape (d,).
+    Exactly min(k, d) entries are kept, also when |W| ties at the edge of the selection; any
+    choice among the tied entries is right (the lower index first is one).
+    W: (d,) or (d, 1); k: an integer >= 0. Returns a new float64 array of shape (d,).
     """
     W = _as_weights(W, "W")
     if not isinstance(k, int | np.integer) or k < 0:
@@ -73,8 +74,9 @@ def soft_threshold(v: np.ndarray, t: float) -> np.ndarray:
 def trimmed_soft_threshold(v: np.ndarray, t: float, n_trim: int = 3) -> np.ndarray:
     """Soft-threshold only the n_trim entries of v with the smallest |v|; keep the others.
 
-    Ties in |v| go to the entry with the lower index. v: (d,) or (d, 1); t: threshold >= 0.
-    Returns a new float64 array of shape (d,).
+    Exactly min(n_trim, d) entries are thresholded, also when |v| ties at the edge of the
+    selection; any choice among the tied entries is right (the lower index first is one).
+    v: (d,) or (d, 1); t: threshold >= 0. Returns a new float64 array of shape (d,).
     """
     v = _as_weights(v, "v")
     if not t >= 0:
