@@ -132,8 +132,8 @@ def ista(
     """ISTA for min_x 1/2 ||y - Phi x||^2 + lam ||x||_1.
 
     x <- S_{lam t}(x + t Phi^T (y - Phi x)) for `steps` iterations from x0 (default 0), with
-    t = 1 / L, L = ||Phi||_2^2 (`lipschitz_constant`), and S the soft threshold of
-    `effdl.sparse_opt`. With t <= 1/L the objective never increases; larger steps may
+    t = 1 / L, L = ||Phi||_2^2 (`lipschitz_constant`), and S the soft threshold
+    (`soft_threshold`). With t <= 1/L the objective never increases; larger steps may
     oscillate or diverge, so a step above 1 / L is refused. y: (M,); Phi: (M, N); lam >= 0;
     L: `lipschitz_constant(Phi)` when the caller has it already (it is computed otherwise).
     Returns x of shape (N,).
@@ -250,7 +250,7 @@ def train_qcs(
     k, k + K, k + 2K, ... and each step draws `batch` of them; its gradient is
     X_B^T (X_B w - y_B) / batch (sparse when the features are). What it sends:
       "sgd"       the gradient itself (N float32: 32 N bits);
-      "terngrad"  `effdl.distributed.terngrad` of it (2 bits per entry + a 32-bit scaler);
+      "terngrad"  `terngrad` of it (2 bits per entry + a 32-bit scaler);
       "qcs"       y_k = Q_bits(Phi g_k) (`qcs_measure`, M b-bit codes + 32 bits); the server
                   recovers g_k with `recover` (ISTA, lam_ratio, ista_steps).
     Phi = gaussian_matrix(M, N, rng) is drawn once and shared. The server averages what it

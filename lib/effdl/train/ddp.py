@@ -103,7 +103,7 @@ def spawn_local_group(
         # DDP's constructor imports torch._dynamo (over a second); imported here once, the
         # forked processes inherit it instead of each importing it again.
         import torch._dynamo  # noqa: F401
-    with tempfile.TemporaryDirectory(prefix="effdl-ddp-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ddp-group-") as tmp:
         store_path = os.path.join(tmp, "store")
         context = mp.start_processes(
             _local_entry,
@@ -175,7 +175,7 @@ def run_hook_harness(
 ) -> dict:
     """Register a hook on DDP in a real gloo group, backpropagate fixed gradients, report.
 
-    hook: a name from `effdl.ddp_hooks.HOOK_NAMES` (its state from `make_hook` with ratio
+    hook: a name from `HOOK_NAMES` (its state from `make_hook` with ratio
     and seed), or a hook function; then state_factory(rank) builds each rank's state (None:
     state None). grads: (steps, world_size, n) float32 gradients, G[t, r] is rank r's at step
     t; world_size >= 2 processes are started (each step is one backward on every rank, the
@@ -193,7 +193,7 @@ def run_hook_harness(
     if isinstance(hook, str) and hook not in HOOK_NAMES:
         raise ValueError(f"unknown hook {hook!r}: expected one of {HOOK_NAMES}")
     steps, world, n = G.shape
-    with tempfile.TemporaryDirectory(prefix="effdl-harness-") as out_dir:
+    with tempfile.TemporaryDirectory(prefix="ddp-hook-") as out_dir:
         spawn_local_group(
             _harness_rank,
             world,
@@ -224,17 +224,18 @@ def digits_tensors(
     """The digits as flat features: (x_train (1437, 64) float32, y_train int64, x_test, y_test).
 
     Pixels are scaled to [0, 1] and standardized with the training pixels' mean and standard
-    deviation; the split is `effdl.data.digits_arrays`'s (stratified, 360 test images). path:
-    a digits.npz written by `effdl.data.export_digits_npz` (read without scikit-learn, no
-    pickles); without one the split is made from scikit-learn's copy with `seed`.
+    deviation. path: a digits.npz (uint8 arrays x_train, y_train, x_test, y_test: raw 8x8
+    images with pixels 0..16, and labels; read without pickles); without one,
+    `_default_digits(seed)` gives the split (stratified, 360 test images).
     """
     if path is not None:
         with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in data]
+            if missing:
+                raise ValueError(f"{path} is not a digits file: it lacks {', '.join(missing)}")
             arrays = {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
     else:
-        from effdl.data import digits_arrays
-
-        arrays = digits_arrays(seed)
+        arrays = _default_digits(seed)
     train = arrays["x_train"].reshape(-1, 64).astype(np.float64) / 16.0
     test = arrays["x_test"].reshape(-1, 64).astype(np.float64) / 16.0
     mean, std = train.mean(), train.std()
@@ -251,6 +252,13 @@ def digits_tensors(
         features(test),
         labels(arrays["y_test"]),
     )
+
+
+def _default_digits(seed: int) -> dict[str, np.ndarray]:
+    """scikit-learn's digits, split with seed as the course's digits file is (no file given)."""
+    from effdl.data import digits_arrays
+
+    return digits_arrays(seed)
 
 
 def make_mlp(hidden: int = 128) -> nn.Sequential:
@@ -375,7 +383,7 @@ def run_digits_ddp(
     for name in hooks:
         if name not in HOOK_NAMES:
             raise ValueError(f"unknown hook {name!r}: expected one of {HOOK_NAMES}")
-    with tempfile.TemporaryDirectory(prefix="effdl-ddp-out-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ddp-results-") as tmp:
         out_path = os.path.join(tmp, "results.json")
         args = (list(hooks), epochs, batch_size, lr, momentum, ratio, 128, seed, out_path)
         args += (10, data_path)
@@ -408,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         default=beside if os.path.isfile(beside) else None,
-        help="digits.npz (default: the one beside this file, else scikit-learn's digits)",
+        help="digits.npz (default: the one beside this file, if any)",
     )
     parser.add_argument("--out", default=None, help="write rank 0's results here (JSON)")
     args = parser.parse_args(argv)
