@@ -61,30 +61,40 @@ def test_solution_full_marks_and_blank_zero_on_a_student_variant(student, tmp_pa
 
 
 # ----------------------------------------------------------------------------- the inputs
-def test_the_hook_checks_inputs_have_no_ties_where_a_check_decides() -> None:
-    """Top-k probe: no near-tie at the cut by |p| (the law) nor by signed p (the mistake a
-    cause is named for), with and without error feedback; TernGrad probe: the four sums of
-    the two ranks' halves differ for every entry, so the averages decode uniquely."""
+@pytest.mark.parametrize("seed", range(4))
+def test_the_hook_checks_inputs_have_no_ties_where_a_check_decides(seed: int) -> None:
+    """The hidden hook gradients drawn for a submission seed. Top-k probe: no near-tie at the
+    cut by |p| (the law) nor by signed p (the mistake a cause is named for), with and without
+    error feedback; TernGrad gradients: the four sums of the two ranks' halves differ for
+    every entry, so the averages decode uniquely, and one entry per rank is at its scaler."""
     from autograder.plugins.compress_distributed.checks import test_c4_hooks as c4
 
+    rng = np.random.default_rng(seed)
+    probe = c4.draw_topk_probe(rng)
+    assert probe.shape == c4.TOPK_PROBE_SHAPE
     for ef in (True, False):
-        assert simulate_topk_hook(c4.TOPK_PROBE, c4.TOPK_PROBE_RATIO, ef)["cut_gap"] >= 0.03
-    G = np.asarray(c4.TOPK_PROBE, dtype=np.float32)
+        assert simulate_topk_hook(probe, c4.TOPK_PROBE_RATIO, ef)["cut_gap"] >= c4.CUT_GAP
+    G = np.asarray(probe, dtype=np.float32)
     k = int(np.ceil(c4.TOPK_PROBE_RATIO * G.shape[2]))
     e = np.zeros(G.shape[1:], dtype=np.float32)
     for t in range(G.shape[0]):
         for r in range(G.shape[1]):
             p = G[t, r] + e[r]
             ordered = np.sort(p)[::-1]
-            assert ordered[k - 1] - ordered[k] >= 0.03
+            assert ordered[k - 1] - ordered[k] >= c4.CUT_GAP
             sent = np.zeros_like(p)
             top = np.argsort(-p, kind="stable")[:k]
             sent[top] = p[top]
             e[r] = p - sent
-    half = np.abs(c4.TERN_G).max(axis=1, keepdims=True) * np.sign(c4.TERN_G) / 2
+    tern = c4.draw_terngrad_hook(rng)
+    half = np.abs(tern).max(axis=1, keepdims=True) * np.sign(tern) / 2
     sums = np.stack([0 * half[0], half[0], half[1], half[0] + half[1]])
     gaps = np.abs(sums[:, None, :] - sums[None, :, :])[~np.eye(4, dtype=bool)]
     assert gaps.min() > 0.1
+    assert np.all(np.sum(np.abs(tern) == np.abs(tern).max(axis=1, keepdims=True), axis=1) >= 1)
+    # the inputs differ from one submission seed to the next
+    other = np.random.default_rng(seed + 100)
+    assert not np.array_equal(c4.draw_topk_probe(other), probe)
 
 
 # ----------------------------------------------------------------------------- the fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.authoring.render import lit
 from autograder.plugin import Lab, Manifest
 from effdl.variants_c import compress_distributed_key, compress_distributed_variant
 
@@ -29,6 +30,16 @@ def _template_globals() -> dict[str, Any]:
         return out
 
     return {"topk_roundtrip": topk_roundtrip, "updated": updated}
+
+
+def _variant_literals(v: dict[str, Any]) -> list[str]:
+    """What a variant's notebook sets: the C2 gradient, the C3 vector to quantize and the
+    C4 per-rank gradients (how a notebook made for another student is recognised)."""
+    return [
+        f"g2 = np.array({lit(v['c2']['g'])})",
+        f"y_q = np.array({lit(v['c3']['quantize']['y'])})",
+        f"G4 = np.array({lit(v['c4']['grads'])})",
+    ]
 
 
 def _lab_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +76,7 @@ MANIFEST = Manifest(
     statement_budget=20.0,
     untagged_budget=5.0,
     template_globals=_template_globals,
+    variant_literals=_variant_literals,
     selftest_seconds=12.0,
     selftest_repeats=0.25,
     lab=Lab(

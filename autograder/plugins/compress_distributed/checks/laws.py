@@ -4,15 +4,22 @@ A correct random compressor may draw its numbers in any way from the generator i
 so no check compares one random stream. Each checks what every correct implementation
 satisfies: the value set, the marginal law of every entry (hence unbiasedness and the exact
 variance), independence between entries (pairwise joint frequencies), and the use of the
-given generator (the same seed repeats the draws, another seed changes them). Every
-frequency test is Hoeffding's inequality with a union bound over the entries or pairs it
-tests, so its false-fail probability is at most the delta it is given; a check that runs
-several tests splits FALSE_FAIL between them.
+given generator: a call with a generator in the same state repeats the draws although the
+global generators (numpy's, Python's, torch's) were seeded otherwise, and a call with a
+generator in another state, the globals seeded the same, draws otherwise. C's problems say
+"draw from rng" (state.generator for the hook), so unlike A2.3 the globals do not count.
+Every frequency test is Hoeffding's inequality with a union bound over the entries or pairs
+it tests, so its false-fail probability is at most the delta it is given; a check that runs
+several tests splits FALSE_FAIL between them. A cause is named only when the draws follow
+the law that cause gives (a test at the same delta does not reject it), or have the
+structure it leaves (every draw the same, one uniform shared by the entries).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,11 +47,31 @@ def marginal_problems(
     ]
 
 
+def follows(hits: np.ndarray, p: np.ndarray, delta: float) -> bool:
+    """Whether the frequencies are those of probabilities p (the marginal test at delta does
+    not reject them): how a cause that predicts other probabilities is confirmed."""
+    return not marginal_problems(hits, p, delta, [""] * p.size, "")
+
+
+def nested(hits: np.ndarray, p: np.ndarray) -> bool:
+    """Whether every draw happened for exactly the outcomes of largest probability: what one
+    uniform u shared by all of them gives (outcome i happens when u < p_i)."""
+    big = np.where(hits > 0, p[None, :], np.inf).min(axis=1)
+    small = np.where(hits > 0, -np.inf, p[None, :]).max(axis=1)
+    return bool(np.all(big >= small))
+
+
 def pair_problems(
-    hits: np.ndarray, p: np.ndarray, delta: float, labels: list[str], what: str
+    hits: np.ndarray,
+    p: np.ndarray,
+    delta: float,
+    labels: list[str],
+    what: str,
+    cause: tuple[str, Callable[[np.ndarray], bool]] | None = None,
 ) -> list[str]:
     """Independence: for every pair of outcomes with 0 < p < 1, the frequency of both
-    happening must lie within the Hoeffding radius of p_i p_j (false fails <= delta)."""
+    happening must lie within the Hoeffding radius of p_i p_j (false fails <= delta).
+    `cause` (its words, and a test of the draws) is named when the draws pass its test."""
     free = [i for i in range(p.size) if 0.0 < p[i] < 1.0]
     pairs = list(itertools.combinations(free, 2))
     if not pairs:
@@ -58,31 +85,54 @@ def pair_problems(
     if off[worst] <= eps:
         return []
     a, b = pairs[worst]
+    named = cause is not None and cause[1](hits)
     return [
         f"{what}: the draws are not independent. {labels[a]} and {labels[b]} happened together "
         f"in a fraction {both[worst]:.4f} of {draws} draws; independent draws give "
         f"{p[a] * p[b]:.4f} +- {eps:.4f} (Hoeffding bound, false-fail probability < "
-        f"{delta:.1g}). Likely cause: one random number shared by several entries (draw one "
-        "per entry)."
+        f"{delta:.1g})." + (f" Likely cause: {cause[0]}" if named and cause else "")
     ]
 
 
-def rng_problems(first: np.ndarray, again: np.ndarray, other: np.ndarray, what: str) -> list[str]:
-    """The given generator decides the draws: `again` (same seed) repeats the start of
-    `first`; `other` (another seed) differs from it."""
+def shared_uniform(p: np.ndarray) -> tuple[str, Callable[[np.ndarray], bool]]:
+    """The cause 'one uniform for all entries', with its test for probabilities p."""
+    words = (
+        "one random number shared by all entries: in every draw exactly the entries of "
+        "largest probability happened, as one uniform u compared with each p_j gives (draw "
+        "one per entry)."
+    )
+    return words, lambda hits: nested(hits, p)
+
+
+def coincidence(p: np.ndarray, draws: int) -> float:
+    """An upper bound on the probability that two independent correct streams of `draws`
+    draws of independent outcomes with probabilities p are equal: prod max(p, 1 - p)."""
+    per = float(np.sum(np.log(np.maximum(p, 1 - p))))
+    return math.exp(draws * per)
+
+
+def rng_problems(
+    first: np.ndarray, again: np.ndarray, other: np.ndarray, what: str, p: np.ndarray
+) -> list[str]:
+    """The given generator decides the draws: `again` (a generator in the same state, the
+    global generators seeded otherwise) repeats the start of `first`; `other` (a generator
+    in another state, the globals seeded as for `first`) differs from it. p: the
+    probabilities of the outcomes one draw decides (for the chance of a coincidence)."""
     problems = []
     n = min(len(first), len(again))
     if not np.array_equal(first[:n], again[:n]):
         problems.append(
-            f"{what}: two calls with generators made from the same seed gave different draws. "
-            "Likely cause: the function does not draw from the generator it is given (it uses "
-            "numpy's or torch's global generator, or makes a fresh one)."
+            f"{what}: two calls with generators in the same state gave different draws (only "
+            "the global generators of numpy, Python and torch were seeded otherwise), so the "
+            "function does not draw from the generator it is given alone: its draws depend "
+            "on a global generator, a fresh generator or state kept between calls."
         )
     m = min(len(first), len(other))
     if np.array_equal(first[:m], other[:m]):
+        chance = coincidence(p, m)
         problems.append(
-            f"{what}: calls with generators made from different seeds gave exactly the same "
-            f"{m} draws: the draws do not depend on the generator (nothing is drawn from it, "
-            "or it is reseeded inside)."
+            f"{what}: calls with generators in different states gave exactly the same {m} "
+            "draws, so the draws do not depend on the generator it is given (two correct "
+            f"streams coincide with probability below {max(chance, 1e-300):.0e})."
         )
     return problems

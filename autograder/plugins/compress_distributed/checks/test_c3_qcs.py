@@ -1,8 +1,16 @@
 """Hidden checks for C3: the b-bit quantizer, quantized measurements, L and ISTA.
 
 All four are deterministic: they are compared with effdl on the student's own numbers and
-on the grader's. No input sits halfway between two quantizer levels (where either neighbour
-is correct).
+on hidden inputs drawn afresh for each submission (from its seed). The drawn inputs keep
+what the checks rely on: vectors whose largest |y_i| is negative (so that R = max |y|
+differs from the largest signed value), a clipping R below it, no entry near the midpoint
+of two levels, matrices whose L = sigma^2 differs from sigma and from the squared Frobenius
+norm and, for ISTA, a well conditioned 3 x 5 Phi (cond <= 4); every catalogued mistake gives
+other numbers on them. An entry within rounding of a midpoint may take either level.
+
+Conventions accepted: vectors as (n,) or (n, 1), lists, numpy arrays or tensors, float32 or
+float64; L as a float or an array holding one number; ISTA's refusal of a step above 1/L
+as a ValueError.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import numpy as np
 
 from autograder.checking.compare import Mistake, assert_close, fmt
 from autograder.checking.credit import credit_parts
+from autograder.checking.returns import Array, Number
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
@@ -18,19 +27,27 @@ from effdl import qcs as ref
 from effdl.sparse_opt import soft_threshold
 
 RTOL, ATOL = 1e-6, 1e-9
-
-QUANT_PROBE = np.array([-3.1, 0.4, 1.2, -0.9, 2.2, 0.05, -1.7])  # its extreme is negative
-QUANT_CASES = [("bits1", 1, None), ("bits2", 2, None), ("bits4", 4, None), ("clipped", 3, 2.0)]
-PHI_TALL = np.array(
-    [[0.5, -1.0, 0.2], [1.5, 0.3, -0.7], [-0.4, 0.8, 1.1], [0.9, -0.2, 0.6], [0.1, 1.3, -0.5]]
-)
-PHI_WIDE = np.array([[0.3, -0.8, 1.2, 0.5, -0.1, 0.7], [1.1, 0.4, -0.6, 0.2, 0.9, -1.3]])
-G_WIDE = np.array([0.0, 2.0, 0.0, 0.0, -1.5, 0.0])
-PHI_MEASURE = np.vstack([PHI_WIDE, 0.5 * PHI_WIDE[:, ::-1]])  # 4 measurements of 6 entries
+QUANT_BITS = (("bits1", 1), ("bits2", 2), ("bits4", 4))
+DIFFER = 1e-3  # how far every catalogued mistake's answer stays from the right one
 
 
 def _levels(y: np.ndarray, bits: int, R: float) -> str:
     return fmt(ref.quantizer_levels(bits, R))
+
+
+def _differs(want: np.ndarray | float, mistakes: list[Mistake]) -> bool:
+    """Whether every mistake's answer is at least DIFFER away from `want` somewhere."""
+    want = np.asarray(want, dtype=np.float64)
+    for m in mistakes:
+        wrong = np.asarray(m.compute(), dtype=np.float64)
+        if wrong.shape == want.shape and np.max(np.abs(wrong - want)) < DIFFER:
+            return False
+    return True
+
+
+def _near_midpoint(y: np.ndarray, bits: int, R: float) -> bool:
+    pos = (np.clip(y, -R, R) + R) * (2**bits - 1) / (2 * R)
+    return bool(np.any(np.abs(pos - np.floor(pos) - 0.5) < 1e-3))
 
 
 def tie_tolerant(got: object, y: np.ndarray, bits: int, R: float | None) -> np.ndarray:
@@ -57,18 +74,7 @@ def tie_tolerant(got: object, y: np.ndarray, bits: int, R: float | None) -> np.n
     return np.where(near, pick, want)
 
 
-def quantize_calls(variant: dict) -> list[Call]:
-    q = variant["c3"]["quantize"]
-    y = np.array(q["y"], dtype=np.float64)
-    calls = [Call("c3.quant.own", "uniform_quantize", (y, int(q["bits"])))]
-    for name, bits, R in QUANT_CASES:
-        kw = {} if R is None else {"R": R}
-        calls.append(Call(f"c3.quant.{name}", "uniform_quantize", (QUANT_PROBE, bits), kw))
-    calls.append(Call("c3.quant.column", "uniform_quantize", (y.reshape(-1, 1), 2)))
-    calls.append(Call("c3.quant.zero", "uniform_quantize", (np.zeros(4), 3)))
-    return calls
-
-
+# --------------------------------------------------------------------------- C3.1
 def _quant_mistakes(y: np.ndarray, bits: int, R: float | None) -> list[Mistake]:
     y = y.reshape(-1)
     R_true = float(np.max(np.abs(y))) if R is None else R
@@ -105,6 +111,53 @@ def _quant_mistakes(y: np.ndarray, bits: int, R: float | None) -> list[Mistake]:
     return out
 
 
+def _negative_extreme(y: np.ndarray) -> bool:
+    """Whether one entry holds max |y|, it is negative, and some entry is positive."""
+    top = np.abs(y).max()
+    return bool(np.sum(np.abs(y) == top) == 1 and y[np.argmax(np.abs(y))] < 0 and y.max() > 0)
+
+
+def draw_quant_probe(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """7 entries (2 decimals) with a negative extreme and none near a midpoint, and a
+    clipping R below max |y|: every catalogued mistake differs on each case of the probe."""
+    while True:
+        y = np.round(rng.uniform(-3.2, 3.2, 7), 2)
+        if not _negative_extreme(y):
+            continue
+        top = float(np.abs(y).max())
+        R = round(top * float(rng.uniform(0.45, 0.75)), 1)
+        cases = [(bits, None) for _, bits in QUANT_BITS] + [(3, R)]
+        if all(
+            not _near_midpoint(y, b, top if r is None else r)
+            and _differs(ref.uniform_quantize(y, b, r), _quant_mistakes(y, b, r))
+            for b, r in cases
+        ):
+            return y, R
+
+
+def quantize_calls(variant: dict, seed: int) -> list[Call]:
+    q = variant["c3"]["quantize"]
+    y = np.array(q["y"], dtype=np.float64)
+    probe, R = draw_quant_probe(np.random.default_rng(seed))
+
+    def call(name: str, values: np.ndarray, bits: int, kw: dict | None = None) -> Call:
+        return Call(
+            f"c3.quant.{name}",
+            "uniform_quantize",
+            (values, bits),
+            kw or {},
+            returns=Array((values.size,)),
+        )
+
+    return [
+        call("own", y, int(q["bits"])),
+        *(call(name, probe, bits) for name, bits in QUANT_BITS),
+        call("clipped", probe, 3, {"R": R}),
+        call("column", y.reshape(-1, 1), 2),
+        call("zero", np.zeros(4), 3),
+    ]
+
+
 @check(
     "c3.uniform_quantize",
     points=4,
@@ -133,13 +186,45 @@ def test_uniform_quantize(sub: Sub) -> None:
     credit_parts(sub.cases(), one)
 
 
-def measure_calls(variant: dict) -> list[Call]:
+def _measure_mistakes(g: np.ndarray, Phi: np.ndarray, bits: int) -> list[Mistake]:
+    return [
+        Mistake(
+            "the measurements were not quantized; the message is Q_b(Phi g).",
+            lambda: Phi @ g,
+        ),
+        Mistake(
+            "g was quantized before it was measured; quantize the measurements Phi g.",
+            lambda: Phi @ ref.uniform_quantize(g, bits),
+        ),
+    ]
+
+
+def draw_measure_probe(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """g of 6 entries with 2 nonzero halves and a 4 x 6 Phi (1 decimal) whose measurements
+    have a negative extreme and no entry near a midpoint of the 2-bit levels; the mistakes
+    of qcs_measure and of the quantizer inside it give other numbers."""
+    while True:
+        g = np.zeros(6)
+        g[rng.choice(6, size=2, replace=False)] = rng.choice([-1, 1], 2) * rng.integers(1, 6, 2) / 2
+        Phi = np.round(rng.uniform(-1.3, 1.3, size=(4, 6)), 1)
+        y = Phi @ g
+        if np.abs(y).max() < 0.5 or not _negative_extreme(y):
+            continue
+        if _near_midpoint(y, 2, float(np.abs(y).max())):
+            continue
+        mistakes = _measure_mistakes(g, Phi, 2) + _quant_mistakes(y, 2, None)
+        if _differs(ref.uniform_quantize(y, 2), mistakes):
+            return g, Phi
+
+
+def measure_calls(variant: dict, seed: int) -> list[Call]:
     ic = variant["c3"]["ista"]
     Phi = np.array(ic["Phi"], dtype=np.float64)
     x = np.array(ic["x_true"], dtype=np.float64)
+    g, P = draw_measure_probe(np.random.default_rng(seed))
     return [
-        Call("c3.measure.own", "qcs_measure", (x, Phi, 4)),
-        Call("c3.measure.probe", "qcs_measure", (G_WIDE, PHI_MEASURE, 2)),
+        Call("c3.measure.own", "qcs_measure", (x, Phi, 4), returns=Array((Phi.shape[0],))),
+        Call("c3.measure.probe", "qcs_measure", (g, P, 2), returns=Array((P.shape[0],))),
     ]
 
 
@@ -160,25 +245,41 @@ def test_qcs_measure(sub: Sub) -> None:
             rtol=RTOL,
             atol=ATOL,
             what=f"qcs_measure(g={fmt(g)}, Phi {Phi.shape}, bits={bits})",
-            mistakes=[
-                Mistake(
-                    "the measurements were not quantized; the message is Q_b(Phi g).",
-                    lambda g=g, Phi=Phi: Phi @ g,
-                ),
-                Mistake(
-                    "g was quantized before it was measured; quantize the measurements Phi g.",
-                    lambda g=g, Phi=Phi, b=bits: Phi @ ref.uniform_quantize(g, b),
-                ),
-            ],
+            mistakes=_measure_mistakes(g, Phi, bits),
         )
 
 
-def lipschitz_calls(variant: dict) -> list[Call]:
-    Phi = np.array(variant["c3"]["ista"]["Phi"], dtype=np.float64)
+# --------------------------------------------------------------------------- C3.2
+def _lipschitz_mistakes(Phi: np.ndarray) -> list[Mistake]:
     return [
-        Call("c3.lip.own", "lipschitz_constant", (Phi,)),
-        Call("c3.lip.tall", "lipschitz_constant", (PHI_TALL,)),
-        Call("c3.lip.wide", "lipschitz_constant", (PHI_WIDE,)),
+        Mistake(
+            "that is ||Phi||_2, the largest singular value; L is its square.",
+            lambda: float(np.linalg.norm(Phi, 2)),
+        ),
+        Mistake(
+            "that is the squared Frobenius norm (the sum of all eigenvalues of Phi^T Phi); L "
+            "is the largest eigenvalue.",
+            lambda: float(np.sum(Phi**2)),
+        ),
+    ]
+
+
+def draw_lipschitz(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A matrix (1 decimal) whose L = sigma^2 differs from sigma and from the squared
+    Frobenius norm."""
+    while True:
+        Phi = np.round(rng.uniform(-1.5, 1.5, size=shape), 1)
+        if _differs(ref.lipschitz_constant(Phi), _lipschitz_mistakes(Phi)):
+            return Phi
+
+
+def lipschitz_calls(variant: dict, seed: int) -> list[Call]:
+    rng = np.random.default_rng(seed)
+    Phi = np.array(variant["c3"]["ista"]["Phi"], dtype=np.float64)
+    cases = [("own", Phi), ("tall", draw_lipschitz(rng, (5, 3)))]
+    cases.append(("wide", draw_lipschitz(rng, (2, 6))))
+    return [
+        Call(f"c3.lip.{name}", "lipschitz_constant", (P,), returns=Number()) for name, P in cases
     ]
 
 
@@ -193,46 +294,14 @@ def lipschitz_calls(variant: dict) -> list[Call]:
 def test_lipschitz(sub: Sub) -> None:
     for case in sub.cases():
         (Phi,) = case.args
-        sigma = float(np.linalg.norm(Phi, 2))
         assert_close(
             case.value,
             ref.lipschitz_constant(Phi),
             rtol=RTOL,
             atol=ATOL,
             what=f"lipschitz_constant(Phi {Phi.shape})",
-            mistakes=[
-                Mistake(
-                    "that is ||Phi||_2, the largest singular value; L is its square.",
-                    lambda s=sigma: s,
-                ),
-                Mistake(
-                    "that is the squared Frobenius norm (the sum of all eigenvalues of "
-                    "Phi^T Phi); L is the largest eigenvalue.",
-                    lambda Phi=Phi: float(np.sum(Phi**2)),
-                ),
-            ],
+            mistakes=_lipschitz_mistakes(Phi),
         )
-
-
-def ista_calls(variant: dict) -> list[Call]:
-    ic = variant["c3"]["ista"]
-    Phi = np.array(ic["Phi"], dtype=np.float64)
-    y = np.array(ic["y"], dtype=np.float64)
-    lam = float(ic["lam"])
-    L = ref.lipschitz_constant(PHI_TALL.T)
-    y_wide = PHI_TALL.T @ np.array([1.0, 0.0, -2.0, 0.0, 0.5])
-    calls = [Call(f"c3.ista.own{t}", "ista", (y, Phi, lam), {"steps": int(t)}) for t in ic["steps"]]
-    calls += [
-        Call(
-            "c3.ista.x0",
-            "ista",
-            (y_wide, PHI_TALL.T, 0.05),
-            {"steps": 20, "x0": np.array([0.5, 0.5, 0.0, -0.5, 0.0]), "step": 0.5 / L},
-        ),
-        Call("c3.ista.L", "ista", (y_wide, PHI_TALL.T, 0.2), {"steps": 30, "L": 1.5 * L}),
-        Call("c3.ista.refuse", "ista", (y_wide, PHI_TALL.T, 0.05), {"steps": 5, "step": 2.0 / L}),
-    ]
-    return calls
 
 
 def _ista_mistakes(y, Phi, lam, steps, x0, step) -> list[Mistake]:
@@ -265,6 +334,63 @@ def _ista_mistakes(y, Phi, lam, steps, x0, step) -> list[Mistake]:
             ),
         )
     return out
+
+
+def _ista_step(kw: dict) -> float | None:
+    return kw.get("step", None if "L" not in kw else 1 / kw["L"])
+
+
+def draw_ista(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
+    """A well conditioned 3 x 5 Phi (1 decimal, cond <= 4, sigma at least 0.1 from 1),
+    y = Phi x for an x with two nonzero halves, and the three cases: a start x0 and a step
+    below 1/L, a given L above the true one, and a step of 2/L that must be refused; every
+    catalogued mistake ends elsewhere on the first two."""
+    while True:
+        Phi = np.round(rng.uniform(-1.2, 1.2, size=(3, 5)), 1)
+        sv = np.linalg.svd(Phi, compute_uv=False)
+        if sv[-1] <= 0 or sv[0] / sv[-1] > 4 or abs(sv[0] - 1) < 0.1:
+            continue
+        x = np.zeros(5)
+        x[rng.choice(5, size=2, replace=False)] = rng.choice([-1, 1], 2) * rng.integers(1, 5, 2) / 2
+        y = Phi @ x
+        L = ref.lipschitz_constant(Phi)
+        x0 = rng.integers(-2, 3, size=5) / 2
+        cases = [
+            (y, Phi, 0.05, {"steps": 20, "x0": x0, "step": 0.5 / L}),
+            (y, Phi, 0.2, {"steps": 30, "L": 1.5 * L}),
+        ]
+        if all(
+            _differs(
+                ref.ista(y, P, lam, **kw),
+                _ista_mistakes(y, P, lam, kw["steps"], kw.get("x0"), _ista_step(kw)),
+            )
+            for y, P, lam, kw in cases
+        ):
+            return [*cases, (y, Phi, 0.05, {"steps": 5, "step": 2.0 / L})]
+
+
+def ista_calls(variant: dict, seed: int) -> list[Call]:
+    ic = variant["c3"]["ista"]
+    Phi = np.array(ic["Phi"], dtype=np.float64)
+    y = np.array(ic["y"], dtype=np.float64)
+    lam = float(ic["lam"])
+    own = [
+        Call(
+            f"c3.ista.own{t}",
+            "ista",
+            (y, Phi, lam),
+            {"steps": int(t)},
+            returns=Array((Phi.shape[1],)),
+        )
+        for t in ic["steps"]
+    ]
+    drawn = [
+        Call(f"c3.ista.{name}", "ista", (yy, P, lm), kw, returns=Array((P.shape[1],)))
+        for name, (yy, P, lm, kw) in zip(
+            ("x0", "L", "refuse"), draw_ista(np.random.default_rng(seed)), strict=True
+        )
+    ]
+    return own + drawn
 
 
 @check(
@@ -303,14 +429,7 @@ def test_ista(sub: Sub) -> None:
             rtol=1e-5,
             atol=1e-7,
             what=what,
-            mistakes=_ista_mistakes(
-                y,
-                Phi,
-                lam,
-                kw["steps"],
-                kw.get("x0"),
-                kw.get("step", None if "L" not in kw else 1 / kw["L"]),
-            ),
+            mistakes=_ista_mistakes(y, Phi, lam, kw["steps"], kw.get("x0"), _ista_step(kw)),
         )
 
     credit_parts(sub.cases(), one)

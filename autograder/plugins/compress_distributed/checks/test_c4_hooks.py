@@ -3,10 +3,29 @@
 Each call runs the student's hook in a group of 2 or 3 processes inside the sandbox (the
 fixture sandbox/process_group.py): DDP hands the hook fixed per-rank gradients, and what
 comes back is the gradient every rank ended with after each step and the bytes the hook
-counted. Top-k is compared with effdl's simulation of the same hook (float32, no near-ties
-at the cut); TernGrad by its laws, decoded from the averages (every combination of the two
-ranks' ternary entries gives a different average); the counting hooks by the average and
+counted. Top-k is compared with effdl's simulation of the same hook (float32); TernGrad by
+its laws, decoded from the averages, and by its use of state.generator (the same seed
+repeats the codes although torch's global generator was seeded otherwise; another seed,
+torch's generator seeded the same, changes them); the counting hooks by the average and
 the payload of their encodings.
+
+The hidden gradients are drawn for each submission (from its seed), keeping what the checks
+rely on: for top-k no near-tie at the cut (by |p|, and by signed p for the mistake a cause is
+named for), with and without error feedback, and every catalogued mistake giving other
+averages; for TernGrad one entry per rank at its scaler (kept for sure), the others kept
+with probabilities in [0.1, 0.9], scalers at least 4/3 apart, averages that decode into the
+ranks' codes uniquely, and each catalogued mistake's averages leaving that set within 400
+steps with probability above 1 - 1e-12.
+
+Conventions accepted: the hook may compute in float32 or float64, gather values and
+indices in one message or two, keep residuals per parameter or per bucket, and draw its
+codes in any way from state.generator.
+
+Known limitation (it needs platform work): the fixture hands every rank the gradients of
+all ranks in the call's inputs, which a hook can reach from the Python stack of its own
+process; a hook that averages those instead of communicating passes the averages (its
+bytes count is still checked). Reading them needs the fixture to give each rank only its
+own gradients, which the harness's calls cannot yet express.
 """
 
 from __future__ import annotations
@@ -15,8 +34,9 @@ import math
 
 import numpy as np
 
-from autograder.checking.compare import Mistake, as_array, assert_close, close_mask, fmt
+from autograder.checking.compare import Mistake, assert_close, close_mask, fmt
 from autograder.checking.credit import credit_parts
+from autograder.checking.returns import Array, Dict, Flag, ListOf, Number, Text
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
@@ -24,35 +44,54 @@ from autograder.plugins.compress_distributed.sandbox.process_group import GROUP_
 from effdl import compression as ref
 from effdl.ddp_hooks import ring_wire_bytes
 
-from .laws import FALSE_FAIL, marginal_problems, pair_problems, rng_problems
+from .laws import FALSE_FAIL, follows, marginal_problems, pair_problems, rng_problems
 
 RTOL, ATOL = 1e-5, 1e-6
 CALL_SECONDS = GROUP_SECONDS + 15  # the group's own deadline comes first
-TOPK_PROBE = np.round(np.random.default_rng([7, 246]).uniform(-2, 2, size=(4, 3, 20)), 2)
-TOPK_PROBE_RATIO = 0.2  # k = 4 of 20; no near-tie at the cut, by |p| or by signed p
-TERN_G = np.array(
-    [
-        [2.0, -0.5, 1.2, -1.6, 0.3, 0.9, -1.0, 0.7, -0.25, 1.5, -0.8, 0.4],
-        [-0.8, 3.2, 1.6, -2.4, 0.5, -1.2, 2.0, -0.4, 1.0, -2.8, 0.7, -1.9],
-    ]
-)  # scalers 2 and 3.2: the four sums of the ranks' halves differ for every entry
+TOPK_PROBE_SHAPE = (4, 3, 20)  # steps, ranks, entries
+TOPK_PROBE_RATIO = 0.2  # k = 4 of 20
+CUT_GAP = 0.002  # the smallest gap at the top-k cut of a drawn probe (3-decimal entries)
 TERN_STEPS, TERN_AGAIN = 400, 50
+# (state.generator's seed, seed of the call's global generators)
+TERN_SEEDS = {"a": (5, 905), "again": (5, 906), "b": (6, 905)}
 
 
 def _spec(grads: np.ndarray, **kw: object) -> dict:
     return {"grads": np.asarray(grads, dtype=np.float32), "seconds": GROUP_SECONDS, **kw}
 
 
+def _group_returns(grads: np.ndarray) -> Dict:
+    """What the process-group fixture reports: the gradient each rank ended each step with
+    (NaN where a rank gave none), the bytes each rank counted, each rank's error."""
+    steps, world, n = grads.shape
+    return Dict(
+        {
+            "averaged": Array((steps, world, n)),
+            "bytes": Array((steps, world), whole=True),
+            "errors": ListOf(Text(max_length=600), length=world, label="rank"),
+            "timed_out": Flag(),
+        }
+    )
+
+
+def _hook_call(call_id: str, func: str, spec: dict, seed: int | None = None) -> Call:
+    return Call(
+        call_id,
+        func,
+        kwargs=spec,
+        mode="ddp_hook",
+        timeout=CALL_SECONDS,
+        seed=seed,
+        returns=_group_returns(spec["grads"]),
+    )
+
+
 def _group(case: Case, what: str) -> dict:
     """The group's result, or a CheckFailure that says how the group went wrong."""
     out = case.value
-    if not isinstance(out, dict) or not {"averaged", "bytes", "errors"} <= set(out):
-        raise CheckFailure(f"{what}: the process group gave no usable result.")
     grads = case.kwargs["grads"]
     steps, world, n = grads.shape
-    averaged = as_array(out["averaged"], f"{what}: averaged", (steps, world, n))
-    sent = as_array(out["bytes"], f"{what}: bytes", (steps, world))
-    errors = [str(e) for e in out["errors"]] if isinstance(out["errors"], list) else []
+    averaged, sent, errors = out["averaged"], out["bytes"], out["errors"]
     found = [f"  rank {r}: {e}" for r, e in enumerate(errors) if e]
     if errors and all(e.startswith("NotImplementedError") for e in errors):
         raise CheckFailure(
@@ -61,16 +100,17 @@ def _group(case: Case, what: str) -> dict:
     if found:
         hint = ""
         text = " ".join(errors)
-        if "annotation" in text or "'bucket'" in text:
+        if "Communication hook" in text or "KeyError: 'bucket'" in text:
             hint = (
-                "\n  Likely cause: DDP checks the hook's signature: its parameters must be "
-                "named (state, bucket), annotated dist.GradBucket and "
+                "\n  Likely cause: DDP checks the hook's signature (this is its error): its "
+                "parameters must be named (state, bucket), annotated dist.GradBucket and "
                 "torch.futures.Future[torch.Tensor] or not at all."
             )
         elif "ran out of time" in text:
             hint = (
-                f"\n  The group has {GROUP_SECONDS:g} s. Likely cause: the ranks did not all "
-                "call the same collectives (one rank waits for the other forever)."
+                f"\n  The group has {GROUP_SECONDS:g} s. Note: a rank that waits in a "
+                "collective its peers never join (another collective, or one more of them) "
+                "keeps the group waiting until then."
             )
         raise CheckFailure(
             f"{what}: the hook failed in the process group of {world} ranks:\n"
@@ -98,42 +138,94 @@ def _same_on_every_rank(run: dict, what: str) -> None:
 # --------------------------------------------------------------------------- top-k
 def _sim_topk(
     G: np.ndarray, ratio: float, ef: bool, by_value: bool = False, subtract: bool = True
-) -> np.ndarray:
-    """The average every rank gets (float32): effdl's simulation, or a known mistake."""
-    if not by_value and subtract:
-        return ref.simulate_topk_hook(G, ratio, ef)["averaged"]
+) -> tuple[np.ndarray, float]:
+    """The average every rank gets (float32), by effdl's rule or a known mistake's, and the
+    smallest gap at the cut of the ranking it uses (|p|, or p by_value)."""
     G = np.asarray(G, dtype=np.float32)
     steps, world, n = G.shape
     k = ref.topk_count(n, ratio)
     e = np.zeros((world, n), dtype=np.float32)
     out = np.zeros((steps, n), dtype=np.float32)
+    gap = math.inf
     for t in range(steps):
         for r in range(world):
             p = G[t, r] + e[r] if ef else G[t, r].copy()
-            idx = np.argsort(-(p if by_value else np.abs(p)), kind="stable")[:k]
+            key = p if by_value else np.abs(p)
+            ordered = np.sort(key.astype(np.float64))[::-1]
+            gap = min(gap, float(ordered[k - 1] - ordered[k])) if k < n else gap
+            idx = np.argsort(-key, kind="stable")[:k]
             sent = np.zeros(n, dtype=np.float32)
             sent[idx] = p[idx]
             if ef:
                 e[r] = p - sent if subtract else p
             out[t] += sent
         out[t] /= np.float32(world)
+    return out, gap
+
+
+def _topk_mistakes(G: np.ndarray, ratio: float, ef: bool, want: np.ndarray) -> list[Mistake]:
+    world = G.shape[1]
+    out = [
+        Mistake(
+            "the ranks' messages were summed but not divided by the world size; the hook must "
+            "return the average.",
+            lambda: want * world,
+        ),
+        Mistake(
+            "the result was divided by the world size twice (before and after summing).",
+            lambda: want / world,
+        ),
+        Mistake(
+            "error feedback is missing: the residual p - sent must be kept in "
+            "state.residuals and added to the next step's gradient.",
+            lambda: _sim_topk(G, ratio, False)[0],
+        ),
+        Mistake(
+            "the residual is p itself: what was sent was not subtracted from it.",
+            lambda: _sim_topk(G, ratio, ef, subtract=False)[0],
+        ),
+        Mistake(
+            "the k largest signed values were sent; top-k ranks the entries by |p_i|.",
+            lambda: _sim_topk(G, ratio, ef, by_value=True)[0],
+        ),
+    ]
+    if not ef:
+        out.append(
+            Mistake(
+                "state.error_feedback was ignored: with it False, nothing is carried over.",
+                lambda: _sim_topk(G, ratio, True)[0],
+            )
+        )
     return out
 
 
-def topk_calls(variant: dict) -> list[Call]:
+def draw_topk_probe(rng: np.random.Generator) -> np.ndarray:
+    """(4, 3, 20) gradients in [-2, 2] (3 decimals) with a gap of at least CUT_GAP at the
+    cut of every ranking a check or a cause relies on (|p| with and without error feedback,
+    signed p with it), on which every catalogued mistake gives other averages."""
+    while True:
+        G = np.round(rng.uniform(-2.0, 2.0, size=TOPK_PROBE_SHAPE), 3)
+        want, gap = _sim_topk(G, TOPK_PROBE_RATIO, True)
+        gaps = [gap, _sim_topk(G, TOPK_PROBE_RATIO, False)[1]]
+        gaps.append(_sim_topk(G, TOPK_PROBE_RATIO, True, by_value=True)[1])
+        if min(gaps) < CUT_GAP:
+            continue
+        mistakes = _topk_mistakes(G, TOPK_PROBE_RATIO, True, want)
+        if all(np.max(np.abs(m.compute() - want)) >= 1e-3 for m in mistakes):
+            return G
+
+
+def topk_calls(variant: dict, seed: int) -> list[Call]:
     c4 = variant["c4"]
     G, ratio = np.array(c4["grads"]), float(c4["ratio"])
-    run = {"mode": "ddp_hook", "timeout": CALL_SECONDS}
+    probe = draw_topk_probe(np.random.default_rng(seed))
     return [
-        Call("c4.topk.ef", "topk_hook", kwargs=_spec(G, ratio=ratio, error_feedback=True), **run),
-        Call(
-            "c4.topk.noef", "topk_hook", kwargs=_spec(G, ratio=ratio, error_feedback=False), **run
-        ),
-        Call(
+        _hook_call("c4.topk.ef", "topk_hook", _spec(G, ratio=ratio, error_feedback=True)),
+        _hook_call("c4.topk.noef", "topk_hook", _spec(G, ratio=ratio, error_feedback=False)),
+        _hook_call(
             "c4.topk.three",
             "topk_hook",
-            kwargs=_spec(TOPK_PROBE, ratio=TOPK_PROBE_RATIO, error_feedback=True),
-            **run,
+            _spec(probe, ratio=TOPK_PROBE_RATIO, error_feedback=True),
         ),
     ]
 
@@ -158,42 +250,14 @@ def test_topk_hook(sub: Sub) -> None:
         )
         run = _group(case, what)
         _same_on_every_rank(run, what)
-        want = _sim_topk(G, ratio, ef)
-        mistakes = [
-            Mistake(
-                "the ranks' messages were summed but not divided by the world size; the "
-                "hook must return the average.",
-                lambda: want * world,
-            ),
-            Mistake(
-                "the result was divided by the world size twice (before and after summing).",
-                lambda: want / world,
-            ),
-            Mistake(
-                "error feedback is missing: the residual p - sent must be kept in "
-                "state.residuals and added to the next step's gradient.",
-                lambda: _sim_topk(G, ratio, False),
-            ),
-            Mistake(
-                "state.error_feedback was ignored: with it False, nothing is carried over.",
-                lambda: _sim_topk(G, ratio, True),
-            ),
-            Mistake(
-                "the residual is p itself: what was sent was not subtracted from it.",
-                lambda: _sim_topk(G, ratio, ef, subtract=False),
-            ),
-            Mistake(
-                "the k largest signed values were sent; top-k ranks the entries by |p_i|.",
-                lambda: _sim_topk(G, ratio, ef, by_value=True),
-            ),
-        ]
+        want = _sim_topk(G, ratio, ef)[0]
         assert_close(
             run["averaged"][:, 0],
             want,
             rtol=RTOL,
             atol=ATOL,
             what=f"{what}: rank 0's gradient after each step (row t = step t + 1)",
-            mistakes=mistakes,
+            mistakes=_topk_mistakes(G, ratio, ef, want),
         )
         bytes_mistakes = [
             Mistake(
@@ -210,60 +274,139 @@ def test_topk_hook(sub: Sub) -> None:
             cause = next((m.cause for m in bytes_mistakes if np.all(got == m.compute())), "")
             raise CheckFailure(
                 f"{what}: each rank should add 8 k = {8 * k} bytes to state.bytes_sent per step "
-                f"(k float32 values and k int32 indices), got {got.tolist()} (steps x ranks)."
-                + (f"\n  Likely cause: {cause}" if cause else "")
+                f"(k float32 values and k int32 indices), got {got.astype(int).tolist()} "
+                "(steps x ranks)." + (f"\n  Likely cause: {cause}" if cause else "")
             )
 
     credit_parts(sub.cases(), one)
 
 
 # --------------------------------------------------------------------------- TernGrad
-def terngrad_calls(variant: dict) -> list[Call]:
-    run = {"mode": "ddp_hook", "timeout": CALL_SECONDS}
-    many = np.broadcast_to(TERN_G, (TERN_STEPS, *TERN_G.shape))
-    few = many[:TERN_AGAIN]
-    return [
-        Call("c4.tern.a", "terngrad_hook", kwargs=_spec(many, seed=5), **run),
-        Call("c4.tern.again", "terngrad_hook", kwargs=_spec(few, seed=5), **run),
-        Call("c4.tern.b", "terngrad_hook", kwargs=_spec(many, seed=6), **run),
-    ]
+COMBOS = np.array([(0, 0), (1, 0), (0, 1), (1, 1)], dtype=np.float64)  # (rank 0, rank 1) keeps
 
 
-def _decode(avg: np.ndarray, what: str) -> np.ndarray:
+def _halves(G: np.ndarray, shared: bool = False) -> np.ndarray:
+    """(2, n): what each rank adds to the average when it keeps entry j, s_r sign(g_rj) / 2
+    (or with one scaler, the larger, for both ranks)."""
+    s = np.abs(G).max(axis=1, keepdims=True)
+    if shared:
+        s = np.full_like(s, s.max())
+    return s * np.sign(G) / 2
+
+
+def _candidates(G: np.ndarray, law: str = "correct") -> np.ndarray:
+    """(4, n): the average of each combination of the ranks' keeps, by TernGrad's rule or a
+    mistake's ("summed", "halved": divided by the world size twice, "shared": one scaler)."""
+    half = _halves(G, shared=law == "shared")
+    cands = COMBOS @ half
+    return {"summed": 2 * cands, "halved": cands / 2}.get(law, cands)
+
+
+def _keep_probabilities(G: np.ndarray, law: str = "correct") -> np.ndarray:
+    s = np.abs(G).max(axis=1, keepdims=True)
+    if law == "shared":
+        s = np.full_like(s, s.max())
+    return np.minimum(np.abs(G) / s, 1.0)
+
+
+def _escape_chance(G: np.ndarray, law: str, tol: float) -> float:
+    """The probability that in one step some entry of a mistake's average lies outside
+    TernGrad's set of possible averages (more than tol from each), under the mistake's law."""
+    right = _candidates(G)
+    wrong = _candidates(G, law)
+    outside = np.all(np.abs(wrong[:, None, :] - right[None, :, :]) > tol, axis=1)  # (4, n)
+    p = _keep_probabilities(G, law)
+    prob = np.stack([(p[0] if b0 else 1 - p[0]) * (p[1] if b1 else 1 - p[1]) for b0, b1 in COMBOS])
+    q = np.sum(np.where(outside, prob, 0.0), axis=0)  # (n,)
+    return 1.0 - float(np.prod(1.0 - q))
+
+
+def draw_terngrad_hook(rng: np.random.Generator) -> np.ndarray:
+    """(2, 12) gradients (2 decimals): rank r has one entry at its scaler s_r, the others
+    kept with probabilities in [0.1, 0.9]; the scalers at least 4/3 apart; the four possible
+    averages of every entry at least 0.1 apart (the averages decode uniquely); and every
+    catalogued mistake leaving that set within TERN_STEPS steps with probability above
+    1 - 1e-12."""
+    while True:
+        s = rng.choice([1.5, 2.0, 2.5, 3.0, 3.5, 4.0], size=2, replace=False)
+        if max(s) / min(s) < 4 / 3:
+            continue
+        G = np.zeros((2, 12))
+        for r in range(2):
+            mags = np.round(rng.uniform(0.1, 0.9, 12) * s[r], 2)
+            mags[int(rng.integers(12))] = s[r]
+            G[r] = mags * rng.choice([-1.0, 1.0], 12)
+        p = np.abs(G) / np.abs(G).max(axis=1, keepdims=True)
+        if np.any((p < 0.1) | ((p > 0.9) & (p < 1.0))):
+            continue
+        cands = _candidates(G)
+        gaps = np.abs(cands[:, None, :] - cands[None, :, :])[~np.eye(4, dtype=bool)]
+        if gaps.min() <= 0.1:
+            continue
+        if all(
+            (1 - _escape_chance(G, law, 0.05)) ** TERN_STEPS < 1e-12
+            for law in ("summed", "halved", "shared")
+        ):
+            return G
+
+
+def terngrad_calls(variant: dict, seed: int) -> list[Call]:
+    G = draw_terngrad_hook(np.random.default_rng(seed))
+    many = np.broadcast_to(G, (TERN_STEPS, *G.shape))
+    out = []
+    for name, steps in (("a", TERN_STEPS), ("again", TERN_AGAIN), ("b", TERN_STEPS)):
+        generator, glob = TERN_SEEDS[name]
+        spec = _spec(many[:steps], seed=generator)
+        out.append(_hook_call(f"c4.tern.{name}", "terngrad_hook", spec, seed=glob))
+    return out
+
+
+TERN_CAUSES = (
+    (
+        "shared",
+        "one scaler for all ranks (every average is one of those the largest scaler gives "
+        "both ranks); each rank uses its own s = max |g| of its bucket and sends it with its "
+        "codes.",
+    ),
+    ("summed", "the ranks' ternary vectors were summed but not averaged."),
+    ("halved", "the result was divided by the world size twice."),
+)
+
+
+def _decode(avg: np.ndarray, G: np.ndarray, what: str) -> np.ndarray:
     """(steps, n) averages -> (steps, 2, n) keep indicators of the two ranks' entries."""
-    s = np.abs(TERN_G).max(axis=1)
-    half = s[:, None] * np.sign(TERN_G) / 2  # (2, n): what each rank adds when it keeps j
-    combos = [(0, 0), (1, 0), (0, 1), (1, 1)]
-    cands = np.stack([b0 * half[0] + b1 * half[1] for b0, b1 in combos])  # (4, n)
+    s = np.abs(G).max(axis=1)
     tol = 1e-4 * float(s.max())
-    match = np.abs(avg[:, None, :] - cands[None]) <= tol  # (steps, 4, n)
+
+    def fits(cands: np.ndarray) -> np.ndarray:
+        return np.abs(avg[:, None, :] - cands[None]) <= tol  # (steps, 4, n)
+
+    match = fits(_candidates(G))
     if not match.any(axis=1).all():
         t, j = (int(x) for x in np.argwhere(~match.any(axis=1))[0])
-        got = float(avg[t, j])
-        allowed = ", ".join(f"{c:.4g}" for c in cands[:, j])
-        cause = ""
-        shared = float(s.max())
-        shared_cands = [
-            (b0 * np.sign(TERN_G[0, j]) + b1 * np.sign(TERN_G[1, j])) * shared / 2
-            for b0, b1 in combos
-        ]
-        if any(abs(got - c) <= tol for c in shared_cands):
-            cause = (
-                "\n  Likely cause: one scaler for all ranks; each rank uses its own "
-                "s = max |g| of its bucket and sends it with its codes."
-            )
-        elif any(abs(got - 2 * c) <= tol for c in cands[:, j]):
-            cause = "\n  Likely cause: the ranks' ternary vectors were summed but not averaged."
-        elif any(abs(got - c / 2) <= tol for c in cands[:, j]):
-            cause = "\n  Likely cause: the result was divided by the world size twice."
-        raise CheckFailure(
-            f"{what}: after step {t + 1} entry [{j}] is {got:.6g}, which is not an average "
-            f"of the ranks' ternary entries s_r sign(g_rj) or 0 (possible: {allowed}; the "
-            f"ranks' scalers are {s[0]:g} and {s[1]:g})." + cause
+        allowed = ", ".join(f"{c:.4g}" for c in _candidates(G)[:, j])
+        cause = next(
+            (c for law, c in TERN_CAUSES if fits(_candidates(G, law)).any(axis=1).all()), ""
         )
-    index = match.argmax(axis=1)  # (steps, n): which combination
-    keep = np.array(combos)[index]  # (steps, n, 2)
-    return np.transpose(keep, (0, 2, 1)).astype(float)
+        raise CheckFailure(
+            f"{what}: after step {t + 1} entry [{j}] is {float(avg[t, j]):.6g}, which is not an "
+            f"average of the ranks' ternary entries s_r sign(g_rj) or 0 (possible: {allowed}; "
+            f"the ranks' scalers are {s[0]:g} and {s[1]:g})."
+            + (f"\n  Likely cause: {cause}" if cause else "")
+        )
+    keep = COMBOS[match.argmax(axis=1)]  # (steps, n, 2)
+    return np.transpose(keep, (0, 2, 1))
+
+
+def _same_uniforms(hits: np.ndarray, p: np.ndarray, n: int) -> bool:
+    """Whether, entry by entry, the rank with the larger keep-probability kept whenever the
+    other did: what one uniform per entry shared by the ranks gives."""
+    h = hits.reshape(-1, 2, n)
+    q = p.reshape(2, n)
+    first = q[0] <= q[1]  # rank 0's probability is the smaller: its keeps imply rank 1's
+    small = np.where(first, h[:, 0], h[:, 1])
+    large = np.where(first, h[:, 1], h[:, 0])
+    return bool(np.all(large >= small))
 
 
 @check(
@@ -276,31 +419,40 @@ def _decode(avg: np.ndarray, what: str) -> np.ndarray:
 )
 def test_terngrad_hook(sub: Sub) -> None:
     a, again, b = sub.cases()
-    n = TERN_G.shape[1]
+    G = np.asarray(a.kwargs["grads"][0], dtype=np.float64)
+    n = G.shape[1]
     what = "terngrad_hook in a group of 2 ranks (the same gradients every step)"
     runs = [_group(c, what) for c in (a, again, b)]
     for run in runs:
         _same_on_every_rank(run, what)
-    keeps = [_decode(run["averaged"][:, 0], what) for run in runs]
-    p = np.minimum(np.abs(TERN_G) / np.abs(TERN_G).max(axis=1, keepdims=True), 1.0)
+    keeps = [_decode(run["averaged"][:, 0], G, what) for run in runs]
+    p = _keep_probabilities(G).reshape(-1)
     pooled = np.concatenate([keeps[0], keeps[2]]).reshape(-1, 2 * n)
     freq = pooled.mean(axis=0).reshape(2, n)
     sub.add_plot(
         "C4.1",
         "C4.1 TernGrad hook: how often each entry was kept, against |g_j| / s",
         {f"rank {r}": freq[r] for r in range(2)},
-        {f"rank {r}": p[r] for r in range(2)},
+        {f"rank {r}": p.reshape(2, n)[r] for r in range(2)},
         x_label="entry j of the bucket",
     )
     labels = [f"rank {r} keeping entry [{j}]" for r in range(2) for j in range(n)]
-    # two law tests, FALSE_FAIL / 2 each; two correct runs of 50 steps (22 random entries a
-    # step) coincide with probability below 0.85^1100
-    problems = marginal_problems(pooled, p.reshape(-1), FALSE_FAIL / 2, labels, what)
-    if not problems:
-        problems = pair_problems(pooled, p.reshape(-1), FALSE_FAIL / 2, labels, what)
-    problems += rng_problems(
-        keeps[0], keeps[1], keeps[2], f"{what} (generators seeded by state.generator)"
+    problems = rng_problems(
+        keeps[0], keeps[1], keeps[2], f"{what} (generators seeded by state.generator)", p
     )
+    # two law tests on the two runs together, FALSE_FAIL / 2 each
+    law = marginal_problems(pooled, p, FALSE_FAIL / 2, labels, what)
+    if law and follows(pooled, np.where(p > 0, 1 - p, 0.0), FALSE_FAIL / 2):
+        law[0] += " Likely cause: the Bernoulli is inverted (kept with 1 - |g_j| / s)."
+    problems += law
+    if not law:
+        same = (
+            "the ranks drew the same random numbers (entry by entry, the rank more likely to "
+            "keep it kept it whenever the other did): give each rank its own generator, "
+            "state.generator, not one both ranks start in the same state.",
+            lambda hits: _same_uniforms(hits, p, n),
+        )
+        problems += pair_problems(pooled, p, FALSE_FAIL / 2, labels, what, cause=same)
     want = 4 + math.ceil(n / 4)
     for label, run in zip(("seed 5", "seed 5 again", "seed 6"), runs, strict=True):
         got = run["bytes"]
@@ -312,8 +464,8 @@ def test_terngrad_hook(sub: Sub) -> None:
                 cause = " Likely cause: the codes were sent as float32."
             problems.append(
                 f"{what} ({label}): each rank should add 4 + ceil(n / 4) = {want} bytes per "
-                f"step (the float32 scaler and n 2-bit codes), got {np.unique(got).tolist()}."
-                + cause
+                f"step (the float32 scaler and n 2-bit codes), got "
+                f"{np.unique(got).astype(int).tolist()}." + cause
             )
             break
     if problems:
@@ -321,13 +473,13 @@ def test_terngrad_hook(sub: Sub) -> None:
 
 
 # --------------------------------------------------------------------------- counted hooks
-def counted_calls(variant: dict) -> list[Call]:
+def counted_calls(variant: dict, seed: int) -> list[Call]:
     G = np.array(variant["c4"]["grads"])
-    run = {"mode": "ddp_hook", "timeout": CALL_SECONDS}
+    probe = np.round(np.random.default_rng(seed).uniform(-2.0, 2.0, size=(2, 3, 20)), 3)
     return [
-        Call("c4.count.allreduce", "allreduce_counted_hook", kwargs=_spec(G), **run),
-        Call("c4.count.fp16", "fp16_counted_hook", kwargs=_spec(G), **run),
-        Call("c4.count.three", "allreduce_counted_hook", kwargs=_spec(TOPK_PROBE[:2]), **run),
+        _hook_call("c4.count.allreduce", "allreduce_counted_hook", _spec(G)),
+        _hook_call("c4.count.fp16", "fp16_counted_hook", _spec(G)),
+        _hook_call("c4.count.three", "allreduce_counted_hook", _spec(probe)),
     ]
 
 
@@ -371,7 +523,8 @@ def test_counted_hooks(sub: Sub) -> None:
             other = 4 * n if fp16 else 2 * n
             raise CheckFailure(
                 f"{what}: each rank should count {per} bytes per step ({'2' if fp16 else '4'} "
-                f"bytes for each of the bucket's {n} entries), got {np.unique(got).tolist()}."
+                f"bytes for each of the bucket's {n} entries), got "
+                f"{np.unique(got).astype(int).tolist()}."
                 + (
                     f"\n  Likely cause: {'float32' if fp16 else 'float16'} sizes were counted."
                     if np.all(got == other)
@@ -383,17 +536,25 @@ def test_counted_hooks(sub: Sub) -> None:
 
 
 # --------------------------------------------------------------------------- wire bytes
-RING_CASES = [
-    (1000.0, 2, "allreduce"),
-    (1000.0, 4, "allreduce"),
-    (38440.0, 8, "allreduce"),
-    (80.0, 4, "allgather"),
-    (500.0, 1, "allgather"),
-]
+def draw_ring_cases(rng: np.random.Generator) -> list[tuple[float, int, str]]:
+    """Payloads (whole bytes, multiples of 4) for ring all-reduces of 2 to 4, 5 to 16 ranks
+    and one rank, and all-gathers of 2 to 8 ranks and one rank."""
+    payload = [float(4 * rng.integers(20, 25_000)) for _ in range(5)]
+    return [
+        (payload[0], int(rng.integers(2, 5)), "allreduce"),
+        (payload[1], int(rng.integers(5, 17)), "allreduce"),
+        (payload[2], 1, "allreduce"),
+        (payload[3], int(rng.integers(2, 9)), "allgather"),
+        (payload[4], 1, "allgather"),
+    ]
 
 
-def ring_calls(variant: dict) -> list[Call]:
-    return [Call(f"c4.ring.{i}", "ring_wire_bytes", case) for i, case in enumerate(RING_CASES)]
+def ring_calls(variant: dict, seed: int) -> list[Call]:
+    cases = draw_ring_cases(np.random.default_rng(seed))
+    return [
+        Call(f"c4.ring.{i}", "ring_wire_bytes", case, returns=Number())
+        for i, case in enumerate(cases)
+    ]
 
 
 @check(

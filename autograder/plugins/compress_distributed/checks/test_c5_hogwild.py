@@ -3,15 +3,22 @@
 The fixture runs the student's sgd_update in a child process on shared weights whose memory
 pages hold no coordinate of the sample are read-only: an update that writes every coordinate
 (w -= lr * dense gradient) faults there, which is the concurrent overwriting that costs
-Hogwild its lost updates. The values are compared with effdl's update on the same inputs.
+Hogwild its lost updates. The values are compared with effdl's update on the same inputs,
+drawn for each submission (from its seed): weights, 1 to 50 coordinates in one page, values,
+labels and learning rates.
+
+Conventions accepted: the update written with numpy fancy indexing, np.subtract.at, a loop,
+or a torch view of the shared weights; returning None or w itself (the update in place is
+what counts).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.checking.compare import Mistake, as_array, assert_close
+from autograder.checking.compare import Mistake, assert_close
 from autograder.checking.credit import credit_parts
+from autograder.checking.returns import Array, Dict, Flag, Text
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
@@ -20,25 +27,43 @@ from effdl import hogwild as ref
 D = 2048  # four 4 KiB pages of float64; every sample's indices lie in the second one
 
 
-def _case(seed: int, nnz: int, y: float, lr: float) -> dict:
-    rng = np.random.default_rng([11, seed])
+def _case(rng: np.random.Generator, nnz: int) -> dict:
+    """One sample: nnz distinct coordinates in the second page, 3-decimal weights and values,
+    a label and a learning rate."""
     idx = 512 + rng.choice(512, size=nnz, replace=False)
     return {
         "w": np.round(rng.standard_normal(D), 3),
         "idx": idx.astype(np.int64),
         "val": np.round(rng.standard_normal(nnz), 3),
-        "y": y,
-        "lr": lr,
+        "y": float(rng.choice([-1.0, 1.0])),
+        "lr": float(rng.choice([0.05, 0.1, 0.2, 0.5])),
     }
 
 
-CASES = [_case(1, 10, 1.0, 0.1), _case(2, 1, -1.0, 0.5), _case(3, 40, -1.0, 0.05)]
+UPDATE_RETURNS = Dict(
+    {
+        "w": Array((D,)),
+        "faulted": Flag(),
+        "timed_out": Flag(),
+        "error": Text(max_length=400),
+        "returned_none": Flag(),
+    }
+)
 
 
-def sgd_update_calls(variant: dict) -> list[Call]:
+def sgd_update_calls(variant: dict, seed: int) -> list[Call]:
+    rng = np.random.default_rng(seed)
+    sizes = (int(rng.integers(5, 16)), 1, int(rng.integers(30, 51)))
     return [
-        Call(f"c5.update.{i}", "sgd_update", kwargs=spec, mode="sgd_update", timeout=15)
-        for i, spec in enumerate(CASES)
+        Call(
+            f"c5.update.{i}",
+            "sgd_update",
+            kwargs=_case(rng, nnz),
+            mode="sgd_update",
+            timeout=15,
+            returns=UPDATE_RETURNS,
+        )
+        for i, nnz in enumerate(sizes)
     ]
 
 
@@ -56,17 +81,15 @@ def test_sgd_update(sub: Sub) -> None:
         idx, val, y, lr = spec["idx"], spec["val"], spec["y"], spec["lr"]
         what = f"sgd_update(w ({D},), idx of {idx.size} coordinates, val, y={y:g}, lr={lr:g})"
         out = case.value
-        if not isinstance(out, dict) or "w" not in out:
-            raise CheckFailure(f"{what}: the harness gave no result.")
-        if str(out.get("error", "")).startswith("NotImplementedError"):
+        if out["error"].startswith("NotImplementedError"):
             raise CheckFailure(
                 "`sgd_update` is not implemented yet (it raised NotImplementedError)."
             )
-        if out.get("error"):
+        if out["error"]:
             raise CheckFailure(f"{what} raised {out['error']}")
-        if out.get("timed_out"):
+        if out["timed_out"]:
             raise CheckFailure(f"{what} did not return within its time budget.")
-        if out.get("faulted"):
+        if out["faulted"]:
             raise CheckFailure(
                 f"{what} wrote to coordinates outside idx: the weights outside the sample's "
                 "coordinates were read-only in this check, and writing them faulted. A Hogwild "
@@ -74,7 +97,7 @@ def test_sgd_update(sub: Sub) -> None:
                 "writing every coordinate (w -= lr * dense_gradient) overwrites the other "
                 "processes' updates."
             )
-        got = as_array(out["w"], f"{what}: w after the update", (D,))
+        got = out["w"]
         w0 = spec["w"]
         want = w0.copy()
         ref.sgd_update(want, idx, val, y, lr)
@@ -83,7 +106,7 @@ def test_sgd_update(sub: Sub) -> None:
                 f"{what} left w unchanged"
                 + (
                     " and returned a value: update the shared weights in place (w[idx] -= ...)."
-                    if not out.get("returned_none", True)
+                    if not out["returned_none"]
                     else "."
                 )
             )
