@@ -154,3 +154,43 @@ def test_only_so_many_notebooks_are_read_to_choose_from(tmp_path: Path) -> None:
     assert sub.notebook_name == f"{ASSIGNMENT}.ipynb"  # the exact name is always read
     assert any("31 notebooks: only 20 were read" in n for n in sub.notes)
     assert any(n.startswith("WARNING: the submission holds 31 notebooks") for n in sub.notes)
+
+
+def _patch_entry(data: bytearray, name: bytes, local: dict[int, int], central: dict[int, int]):
+    """Set little-endian 16-bit fields of one entry's local and central headers (offset ->
+    value), as a zip made by another tool might hold them."""
+    for signature, fields, name_at in ((b"PK\x03\x04", local, 30), (b"PK\x01\x02", central, 46)):
+        start = 0
+        while (at := data.find(signature, start)) >= 0:
+            start = at + 4
+            if data[at + name_at : at + name_at + len(name)] == name:
+                for offset, value in fields.items():
+                    data[at + offset : at + offset + 2] = value.to_bytes(2, "little")
+
+
+def test_entries_no_decoder_can_read_are_refused_and_the_notebook_graded(tmp_path: Path) -> None:
+    """Deflate64 (a method Python cannot read, written by some Windows tools), an encrypted
+    entry, and a damaged deflate stream: each is refused with a note naming why; the honest
+    notebook beside them is graded."""
+    source = solution_folder(tmp_path / "src")
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(source.iterdir()):
+            zf.write(path, f"hw/{path.name}")
+        zf.writestr("hw/deflate64.bin", b"x" * 100)
+        zf.writestr("hw/secret.bin", b"y" * 100)
+        zf.writestr("hw/damaged.bin", os.urandom(4000), compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(archive.read_bytes())
+    _patch_entry(data, b"hw/deflate64.bin", {8: 9}, {10: 9})
+    _patch_entry(data, b"hw/secret.bin", {6: 1}, {8: 1})
+    at = data.find(b"hw/damaged.bin") + len(b"hw/damaged.bin")
+    data[at : at + 64] = bytes(range(64))  # the start of its deflate stream
+    archive.write_bytes(bytes(data))
+    sub = load_submission(archive, ASSIGNMENT, tmp_path / "staging")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb" and sub.cells
+    refused = " ".join(n for n in sub.notes if "could not be unpacked" in n)
+    for name in ("deflate64.bin", "secret.bin", "damaged.bin"):
+        assert name in refused, sub.notes
+    assert "NotImplementedError" in refused and "encrypted" in refused
+    result = grade_submission(archive, ASSIGNMENT, Course(), student_id="odd")
+    assert result.graded and not [c.id for c in result.checks if c.lost]

@@ -26,8 +26,10 @@ def summary_line(result: GradeResult, score: Score) -> str:
         flags.append("VARIANT MISMATCH")
     if not result.sandboxed:
         flags.append("unsandboxed")
-    if any(c.status == "error" for c in result.checks) or result.staff_notes:
+    if any(c.status == "error" for c in result.checks):
         flags.append("GRADER ERROR")
+    elif result.staff_notes:
+        flags.append("staff notes")
     line = f"{result.student_id:<20} {score.total:7.2f} / {score.maximum:g}"
     line += f"  {result.timings.get('total', 0):5.1f}s"
     if failing:
@@ -47,8 +49,9 @@ def folder_name(student_id: str) -> str:
 def grade_paths(
     paths: list[Path], assignment: str, course_path: str | None, student: str | None, out: Path
 ) -> int:
-    """Grade each path, writing OUT/<student>/results.json and feedback.html. Exit status 1
-    when a submission could not be graded or the grader failed on one."""
+    """Grade each path, writing OUT/<student>/results.json and feedback.html, and print each
+    result's staff notes (how it was isolated, tracebacks of checks). Exit status 1 when a
+    submission could not be graded or a check failed in the grader itself."""
     plugin.get(assignment)  # an unknown name is the user's error: raised, not per path
     course = load_course(course_path)
     kind, why = backend()
@@ -61,7 +64,7 @@ def grade_paths(
         score = publish(result, out / folder_name(result.student_id))
         print(summary_line(result, score))
         for note in result.staff_notes:  # whoever runs the grader is staff
-            print(f"grader fault on {sid}:\n{note}", file=sys.stderr)
-        if not result.graded or result.staff_notes:
+            print(f"staff note on {sid}:\n{note}", file=sys.stderr)
+        if not result.graded or any(c.status == "error" for c in result.checks):
             status = 1
     return status

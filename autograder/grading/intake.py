@@ -150,8 +150,9 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
                 continue
             try:
                 copied = _unpack(archive, info, dest.joinpath(*rel.parts))
-            except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
-                notes.append(f"refused {info.filename!r}: it could not be unpacked ({exc})")
+            except Exception as exc:  # any decoder's error: an unknown method, encryption, ...
+                why = f"{type(exc).__name__}: {exc}"[:200]
+                notes.append(f"refused {info.filename!r}: it could not be unpacked ({why})")
                 continue
             if copied is None:
                 notes.append(f"refused {info.filename}: too large once unpacked")
