@@ -76,9 +76,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     if args.class_dir is not None:
         return _cmd_grade_class(args)
-    if args.gradebook or args.workers is not None or args.regrade or args.times or args.roster:
+    stray = [args.gradebook, args.workers is not None, args.regrade, args.times, args.roster]
+    if any(stray) or args.dask is not None:
         raise UsageError(
-            "--gradebook, --workers, --regrade, --times and --roster go with --class DIR"
+            "--gradebook, --workers, --dask, --regrade, --times and --roster go with --class DIR"
         )
     if not args.paths:
         raise UsageError("give the submissions to grade: PATH... or --class DIR")
@@ -149,19 +150,23 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
         raise UsageError("give either PATH... (with --student) or --class DIR, not both")
     if not args.gradebook:
         raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
+    if args.dask is not None and args.workers is not None:
+        raise UsageError("give --workers N (this machine) or --dask SCHEDULER, not both")
     if args.roster:
         _store_roster(Path(args.roster), Path(args.gradebook), Path(args.class_dir))
+    common = dict(
+        regrade=args.regrade,
+        course_path=args.course,
+        times_csv=Path(args.times) if args.times else None,
+    )
+    where = (Path(args.class_dir), args.assignment, Path(args.gradebook), Path(args.out))
     try:
-        summary = grade_class(
-            Path(args.class_dir),
-            args.assignment,
-            Path(args.gradebook),
-            Path(args.out),
-            workers=args.workers or 1,
-            regrade=args.regrade,
-            course_path=args.course,
-            times_csv=Path(args.times) if args.times else None,
-        )
+        if args.dask is not None:
+            from autograder.commands import dask_batch
+
+            summary = dask_batch.grade_class(*where, args.dask, **common)
+        else:
+            summary = grade_class(*where, workers=args.workers or 1, **common)
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
     print(format_summary(summary, Path(args.gradebook), Path(args.out)))
@@ -393,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--gradebook", metavar="PATH", help="with --class: the SQLite gradebook")
     p.add_argument("--workers", type=int, help="with --class: parallel workers (default 1)")
+    p.add_argument(
+        "--dask",
+        metavar="SCHEDULER",
+        help="with --class: grade on a Dask cluster instead: local:N, a scheduler address "
+        "or a scheduler file (docs/dask.md; needs the [dask] extra)",
+    )
     p.add_argument("--regrade", action="store_true", help="with --class: grade unchanged ones too")
     p.add_argument("--times", metavar="CSV", help="with --class: student_id,submitted_at CSV")
     p.add_argument(

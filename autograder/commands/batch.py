@@ -1,6 +1,7 @@
 """Grade a whole class folder in parallel, into a gradebook, resumably.
 
     effdl grade --class DIR --assignment NAME --gradebook PATH [--workers N] [--out DIR]
+    effdl grade --class DIR ... --dask SCHEDULER          (the same on a Dask cluster)
 
 Each entry of DIR (a notebook, a folder or a zip) is one student's submission, named by the
 student id. The parent process plans the work, starts N long-lived worker processes (each
@@ -13,7 +14,11 @@ Resuming: a submission whose content hash and check version match the student's 
 graded row is skipped; `regrade=True` grades everything again (older rows stay as history).
 A kill at any moment leaves the gradebook at its last commit; the next run repairs result
 files that are missing or stale, removes temporary files of interrupted writes, and grades
-what is left.
+what is left. Ctrl-C and SIGTERM stop the workers, record the run's counts and say so.
+
+With --dask SCHEDULER the tasks go to Dask workers instead of this module's pool
+(commands/dask_batch.py, which passes its runner here); planning, recording and publishing
+are this module's, unchanged.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -88,7 +95,9 @@ class BatchSummary:
     repaired: int = 0
     seconds: float = 0.0
     workers: int = 1
+    cluster: str = ""  # the Dask scheduler the workers were on ("" for the built-in pool)
     timings: list[dict[str, float]] = field(default_factory=list)
+    writer_seconds: list[float] = field(default_factory=list)  # record + files, per result
     failures: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -142,8 +151,9 @@ def staged_hash(path: Path, assignment: str, student_id: str) -> str | None:
 
 
 # ---------------------------------------------------------------------- workers
-def _claim_slot() -> tuple[int, Any]:
-    """A sandbox slot no other live process holds (from 1 up: 0 is the single grade's)."""
+def claim_slot() -> tuple[int, Any]:
+    """A sandbox slot no other live process holds (from 1 up: 0 is the single grade's); the
+    lock is held as long as the returned handle is open (or the process lives)."""
     folder = Path(tempfile.gettempdir()) / "effdl-slots"
     folder.mkdir(mode=0o755, exist_ok=True)
     for slot in range(1, 1000):
@@ -163,10 +173,8 @@ def _worker_main(conn: Connection, assignment: str, course_path: str | None) -> 
     from autograder.grading import suite
     from autograder.grading.grade import grade_submission
 
-    slot, _lock = _claim_slot()
-    work = Path(tempfile.gettempdir()) / f"{WORK_PREFIX}{os.getpid()}"
-    work.mkdir(mode=0o711, exist_ok=True)
-    work.chmod(0o711)
+    slot, _lock = claim_slot()
+    work = make_workdir()
     tempfile.tempdir = str(work)
     try:
         course = load_course(course_path)
@@ -189,6 +197,15 @@ def _worker_main(conn: Connection, assignment: str, course_path: str | None) -> 
         return
     finally:
         remove_tree(work)
+
+
+def make_workdir() -> Path:
+    """This process's temporary folder (what a killed worker leaves in it is swept later by
+    sweep_stale_workdirs, which finds the folder by the pid in its name)."""
+    work = Path(tempfile.gettempdir()) / f"{WORK_PREFIX}{os.getpid()}"
+    work.mkdir(mode=0o711, exist_ok=True)
+    work.chmod(0o711)
+    return work
 
 
 class _Worker:
@@ -388,6 +405,9 @@ def plan(
     return tasks, skipped, warnings
 
 
+Runner = Callable[[list[Task], Gradebook, BatchSummary], None]
+
+
 def grade_class(
     class_dir: Path,
     assignment: str,
@@ -398,8 +418,11 @@ def grade_class(
     course_path: str | None = None,
     times_csv: Path | None = None,
     progress: bool = True,
+    runner: Runner | None = None,
 ) -> BatchSummary:
-    """Grade every submission in `class_dir` that needs it; see the module docstring."""
+    """Grade every submission in `class_dir` that needs it; see the module docstring.
+    `runner` grades the planned tasks somewhere else than this module's pool of `workers`
+    (commands/dask_batch.py's); it records them with _store, and the run with recorded_run."""
     plugin.get(assignment)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
@@ -407,9 +430,14 @@ def grade_class(
     started = time.monotonic()
     entries, warnings = discover(class_dir)
     summary = BatchSummary(total=len(entries), workers=workers, warnings=warnings)
+
+    def pool(tasks: list[Task], book: Gradebook, summary: BatchSummary) -> None:
+        with recorded_run(book, assignment, workers, regrade, summary):
+            _run(tasks, book, assignment, course_path, out, workers, summary, progress)
+
     lock = _lock_gradebook(gradebook)
     try:
-        with Gradebook.open(gradebook) as book:
+        with Gradebook.open(gradebook) as book, _terminate_as_interrupt():
             clean_stale_tmp(out)
             summary.warnings += sweep_stale_workdirs()
             summary.repaired = repair_outputs(book, assignment, out, course)
@@ -417,15 +445,57 @@ def grade_class(
                 entries, book, assignment, course, regrade, times_csv, class_dir
             )
             summary.warnings += planned
-            run_id = book.start_run(assignment, workers, regrade)
             try:
-                _run(tasks, book, assignment, course_path, out, workers, summary, progress)
-            finally:
-                book.finish_run(run_id, summary.graded, summary.skipped, summary.failed)
+                (runner or pool)(tasks, book, summary)
+            except KeyboardInterrupt:
+                print(interrupted_message(summary, len(tasks)), file=sys.stderr, flush=True)
+                raise
     finally:
         lock.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@contextlib.contextmanager
+def recorded_run(
+    book: Gradebook, assignment: str, workers: int, regrade: bool, summary: BatchSummary
+) -> Iterator[None]:
+    """A row in the gradebook's runs table around the grading; its counts are written also
+    when the grading stops early (an interrupt, a lost cluster)."""
+    run_id = book.start_run(assignment, workers, regrade)
+    try:
+        yield
+    finally:
+        book.finish_run(run_id, summary.graded, summary.skipped, summary.failed)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's or a job system's stop) handled as Ctrl-C is: the workers are
+    stopped, the run's counts recorded. Only the main thread can install a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_message(summary: BatchSummary, planned: int) -> str:
+    """What an interrupted batch did, and how to go on."""
+    recorded = summary.graded + summary.failed
+    return (
+        f"interrupted: {recorded} of the {planned} submissions to grade were recorded "
+        f"({summary.graded} graded, {summary.failed} could not be graded); the gradebook "
+        "holds whole results only. Run the same command again to grade the other "
+        f"{planned - recorded}: what was recorded is skipped."
+    )
 
 
 def _lock_gradebook(path: Path) -> Any:
@@ -574,6 +644,7 @@ def _store(
     submission stops the batch."""
     folder = out / task.entry.student_id
     sid = task.entry.student_id
+    writing = time.perf_counter()
     try:
         _record(book, task, result, folder)
     except (GradebookError, sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
@@ -591,6 +662,7 @@ def _store(
         write_outputs(book, result, folder, task.lateness)
     except Exception as exc:  # the row is stored; the next run rewrites missing files
         summary.warnings.append(f"{sid}: its result files could not be written ({exc})"[:500])
+    summary.writer_seconds.append(time.perf_counter() - writing)
     if result.graded:
         summary.graded += 1
         summary.timings.append(dict(result.timings))
@@ -625,10 +697,11 @@ def _failed(
 def format_summary(summary: BatchSummary, gradebook: Path, out: Path) -> str:
     """The lines printed at the end of a batch."""
     lines = list(f"warning: {w}" for w in summary.warnings)
+    where = f" on Dask ({summary.cluster})" if summary.cluster else ""
     lines.append(
         f"{summary.total} submissions: {summary.graded} graded, {summary.skipped} unchanged "
         f"(skipped), {summary.failed} could not be graded; {summary.seconds:.0f} s with "
-        f"{summary.workers} worker(s)"
+        f"{summary.workers} worker(s){where}"
     )
     if summary.repaired:
         lines.append(f"rewrote {summary.repaired} result file(s) that were missing or stale")
