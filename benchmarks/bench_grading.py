@@ -1,5 +1,6 @@
 """Grading throughput: a class of generated submissions graded with 1 and 2 workers, and the
-same problem graded by otter-grader's `otter run`, for scale.
+same problem graded by otter-grader's `otter run`, for scale; with --dask, the same class on a
+Dask cluster against the built-in pool, and the single gradebook writer's cost.
 
 For each assignment it generates N submissions (solutions, blank notebooks and each flawed
 sample, in turn), grades them into a fresh gradebook with `effdl grade --class`'s code path
@@ -21,6 +22,19 @@ ratio compares the same work.
     .venv/bin/python benchmarks/bench_grading.py                     # everything, N = 50
     .venv/bin/python benchmarks/bench_grading.py --n 10 --no-otter --assignments distributed-sparse
     .venv/bin/python benchmarks/bench_grading.py --record docs/benchmarks.md
+
+Dask (`--dask local:2`): in each of --rounds rounds the class is graded by the built-in pool
+with as many workers and by the Dask cluster (the order alternating between rounds), each
+into a fresh gradebook, end to end (the local cluster's start and close included); the ratio
+is Dask's submissions per minute over the pool's, median over the rounds. The gradebook
+writer (Gradebook.record, one transaction, plus publish's results.json and feedback.html) is
+timed per result inside those batches (summary.writer_seconds, while the workers compete for
+the cores) and alone (every result of a batch recorded again into a fresh gradebook with
+nothing else running): 60 / its median is the most results per minute one writer can store,
+whatever the number of workers.
+
+    .venv/bin/python benchmarks/bench_grading.py --n 20 --no-otter --workers 2 \
+        --assignments distributed-sparse --dask local:2 --sections dask --record docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -44,14 +58,17 @@ ROOT = Path(__file__).resolve().parents[1]
 OTTER_DIR = ROOT / "benchmarks" / "otter"
 OTTER_VENV = ROOT / "benchmarks" / ".venv-otter"
 SECTION = "## Grading throughput"
+DASK_SECTION = "## Grading on Dask"
 A4_FUNCTIONS = ("csc_encode", "csc_storage_bits", "csc_size_formula", "csc_max_K")
 
 sys.path[:0] = [str(ROOT), str(ROOT / "lib")]
 
 from autograder import plugin, sandbox  # noqa: E402
 from autograder.authoring import samples  # noqa: E402
-from autograder.commands.batch import grade_class  # noqa: E402
+from autograder.commands import dask_batch  # noqa: E402
+from autograder.commands.batch import BatchSummary, grade_class, write_outputs  # noqa: E402
 from autograder.course.settings import Course  # noqa: E402
+from autograder.gradebook import Gradebook  # noqa: E402
 from autograder.grading.grade import grade_submission  # noqa: E402
 
 
@@ -66,10 +83,25 @@ class Run:
     medians: dict[str, float]
     p90_total: float
     failed: int
+    how: str = "pool"  # or the Dask scheduler, "local:2"
+    writer: list[float] = field(default_factory=list)  # seconds per stored result
 
     @property
     def per_minute(self) -> float:
         return 60.0 * self.n / self.seconds
+
+
+@dataclass
+class DaskPair:
+    """One round of the Dask comparison: the pool and the cluster on the same class."""
+
+    assignment: str
+    pool: Run
+    dask: Run
+
+    @property
+    def ratio(self) -> float:
+        return self.dask.per_minute / self.pool.per_minute
 
 
 @dataclass
@@ -80,6 +112,10 @@ class Results:
     starts: dict[str, float] = field(default_factory=dict)
     otter: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    pairs: list[DaskPair] = field(default_factory=list)
+    writer_alone: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    cluster_start: float | None = None
+    loads: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def cpu_model() -> str:
@@ -140,15 +176,21 @@ def sandbox_start(preimport: tuple[str, ...], repeats: int = 5) -> float | None:
     return statistics.median(times)
 
 
-def grade_batch(assignment: str, class_dir: Path, workers: int, work: Path) -> Run:
-    """Grade the class into a fresh gradebook and summarize the timings."""
-    out = work / f"w{workers}"
+def grade_batch(
+    assignment: str, class_dir: Path, workers: int, work: Path, dask: str | None = None
+) -> Run:
+    """Grade the class into a fresh gradebook (with the pool, or on the Dask cluster `dask`)
+    and summarize the timings."""
+    out = work / (f"w{workers}" if dask is None else "dask-" + dask.replace(":", "-"))
     if out.exists():
         shutil.rmtree(out)
     started = time.perf_counter()
-    summary = grade_class(
-        class_dir, assignment, out / "gradebook.sqlite", out / "graded", workers=workers
-    )
+    book, graded = out / "gradebook.sqlite", out / "graded"
+    summary: BatchSummary
+    if dask is None:
+        summary = grade_class(class_dir, assignment, book, graded, workers=workers)
+    else:
+        summary = dask_batch.grade_class(class_dir, assignment, book, graded, dask)
     seconds = time.perf_counter() - started
     timings = summary.timings
     medians = {
@@ -157,7 +199,64 @@ def grade_batch(assignment: str, class_dir: Path, workers: int, work: Path) -> R
     }
     totals = sorted(t["total"] for t in timings)
     p90 = totals[min(len(totals) - 1, int(0.9 * len(totals)))]
-    return Run(assignment, workers, summary.total, seconds, medians, p90, summary.failed)
+    return Run(
+        assignment, summary.workers, summary.total, seconds, medians, p90, summary.failed,
+        how=dask or "pool", writer=list(summary.writer_seconds),
+    )  # fmt: skip
+
+
+def writer_alone(gradebook: Path, assignment: str, work: Path) -> list[tuple[float, float]]:
+    """Seconds per result of the gradebook writer with nothing else running, as (the
+    gradebook's transaction, the result files): every current result of `gradebook` recorded
+    again into a fresh one, and its files written."""
+    with Gradebook.open(gradebook, create=False) as book:
+        results = [book.result(row.id) for row in book.current(assignment).values()]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    times = []
+    with Gradebook.open(work / "gradebook.sqlite") as book:
+        for result in results:
+            folder = work / "graded" / result.student_id
+            started = time.perf_counter()
+            book.record(result, "bench", None, None, False, "bench", str(folder))
+            recorded = time.perf_counter()
+            write_outputs(book, result, folder, None)
+            times.append((recorded - started, time.perf_counter() - recorded))
+    return times
+
+
+def cluster_start(spec: str) -> float:
+    """Seconds to start and close the Dask cluster `spec` with nothing to grade."""
+    started = time.perf_counter()
+    with dask_batch.connect(spec):
+        pass
+    return time.perf_counter() - started
+
+
+def bench_dask(
+    name: str, class_dir: Path, spec: str, rounds: int, work: Path, results: Results
+) -> None:
+    """Rounds of the pool and the Dask cluster on the same class, alternating which goes
+    first; then the writer alone, on the last pool batch's results."""
+    kind, value = dask_batch.parse_scheduler(spec)
+    workers = value if kind == "local" else 2
+    for k in range(rounds):
+        order = ["pool", "dask"] if k % 2 == 0 else ["dask", "pool"]
+        runs = {}
+        for how in order:
+            runs[how] = grade_batch(
+                name, class_dir, workers, work / f"round{k}", None if how == "pool" else spec
+            )
+            results.loads.append(os.getloadavg())
+            print(
+                f"{name} round {k} {how}: {runs[how].per_minute:.1f}/min, writer median "
+                f"{1000 * statistics.median(runs[how].writer):.1f} ms",
+                file=sys.stderr,
+            )
+        results.pairs.append(DaskPair(name, runs["pool"], runs["dask"]))
+    last = work / f"round{rounds - 1}" / f"w{workers}" / "gradebook.sqlite"
+    results.writer_alone[name] = writer_alone(last, name, work / "writer")
 
 
 # ---------------------------------------------------------------------- otter
@@ -372,11 +471,71 @@ def markdown(results: Results, n: int, command: str) -> str:
     return "\n".join(wrapped).rstrip() + "\n"
 
 
+def dask_markdown(results: Results, n: int, rounds: int, command: str) -> str:
+    """The docs/benchmarks.md section of the Dask comparison and the writer's cost."""
+    loads = [load[0] for load in results.loads] or [os.getloadavg()[0]]
+    started = ""
+    if results.cluster_start is not None:
+        started = (
+            f" Starting and closing the local cluster with nothing to grade took "
+            f"{results.cluster_start:.1f} s (inside each Dask batch's time)."
+        )
+    lines = [
+        DASK_SECTION,
+        "",
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {os.cpu_count()} cores "
+        f"({cpu_model()}), sandbox: {sandbox.backend()[1]}; 1-minute load average after each "
+        f"batch from {min(loads):.1f} to {max(loads):.1f}. {n} submissions per assignment, "
+        f"{rounds} round(s) of the built-in pool and the Dask cluster on the same class "
+        "(alternating which goes first), each batch into a fresh gradebook, end to end."
+        + started
+        + " Writer: Gradebook.record (one transaction) plus results.json and feedback.html, "
+        "per stored result, timed inside the batch; 'busy' is its share of the batch's wall "
+        "time.",
+        "",
+        "| assignment | round | workers | pool /min | Dask /min | Dask / pool | writer ms, "
+        "pool | writer ms, Dask | writer busy, Dask |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for k, pair in enumerate(results.pairs):
+        busy = sum(pair.dask.writer) / pair.dask.seconds
+        lines.append(
+            f"| {pair.assignment} | {k % rounds + 1} | {pair.dask.workers} | "
+            f"{pair.pool.per_minute:.1f} | {pair.dask.per_minute:.1f} | {pair.ratio:.2f} | "
+            f"{1000 * statistics.median(pair.pool.writer):.1f} | "
+            f"{1000 * statistics.median(pair.dask.writer):.1f} | {100 * busy:.0f}% |"
+        )
+    lines.append("")
+    for name in dict.fromkeys(pair.assignment for pair in results.pairs):
+        ratios = [pair.ratio for pair in results.pairs if pair.assignment == name]
+        parts = results.writer_alone.get(name, [])
+        alone = sorted(a + b for a, b in parts)
+        text = f"{name}: Dask / pool = {statistics.median(ratios):.2f} (median of {len(ratios)})."
+        if alone:
+            median = statistics.median(alone)
+            p90 = alone[min(len(alone) - 1, int(0.9 * len(alone)))]
+            text += (
+                f" The writer alone: {1000 * median:.1f} ms per result (median, p90 "
+                f"{1000 * p90:.1f} ms, {len(alone)} results; the gradebook's transaction "
+                f"{1000 * statistics.median(a for a, _ in parts):.1f} ms, the result files "
+                f"{1000 * statistics.median(b for _, b in parts):.1f} ms), so one writer stores "
+                f"at most {60 / median:.0f} results per minute."
+            )
+        lines += [text, ""]
+    wrapped = []
+    for line in lines:
+        keep = line.startswith(("|", "#")) or len(line) <= 95
+        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
+    return "\n".join(wrapped).rstrip() + "\n"
+
+
 def record(path: Path, section: str) -> None:
-    """Replace this benchmark's section of `path` (other sections stay as they are)."""
+    """Replace the section of `path` headed as `section`'s first line (other sections stay
+    as they are; a new one goes at the end)."""
+    heading = section.splitlines()[0]
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = text.rstrip("\n").splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(SECTION)), None)
+    start = next((i for i, line in enumerate(lines) if line == heading), None)
     if start is None:
         lines += [""] + section.rstrip("\n").splitlines()
     else:
@@ -398,10 +557,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-grading"))
     parser.add_argument("--no-otter", action="store_true", help="skip the otter comparison")
     parser.add_argument("--otter-runs", type=int, default=5)
-    parser.add_argument("--record", metavar="MD", help="write the section into this file")
+    parser.add_argument("--dask", metavar="SCHEDULER", help="also grade on Dask (local:2)")
+    parser.add_argument("--rounds", type=int, default=3, help="pool/Dask rounds (default 3)")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["throughput", "dask"],
+        default=["throughput", "dask"],
+        help="what to measure and record (dask needs --dask)",
+    )
+    parser.add_argument("--record", metavar="MD", help="write the sections into this file")
     args = parser.parse_args(argv)
     work = Path(args.out)
     results = Results()
+    throughput = "throughput" in args.sections
+    on_dask = args.dask is not None and "dask" in args.sections
+    if on_dask and dask_batch.parse_scheduler(args.dask)[0] == "local":
+        results.cluster_start = cluster_start(args.dask)
     for name in args.assignments:
         info = plugin.get(name)
         class_dir = work / name / "class"
@@ -410,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         start = sandbox_start(info.preimport)
         if start is not None:
             results.starts[name] = start
-        for workers in args.workers:
+        for workers in args.workers if throughput else []:
             run = grade_batch(name, class_dir, workers, work / name)
             results.runs.append(run)
             print(
@@ -418,13 +590,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"{run.medians['total']:.2f} s",
                 file=sys.stderr,
             )
-    if not args.no_otter:
+        if on_dask:
+            bench_dask(name, class_dir, args.dask, args.rounds, work / name / "dask", results)
+    if throughput and not args.no_otter:
         bench_otter(work, args.otter_runs, results)
     command = "python benchmarks/bench_grading.py " + " ".join(argv or sys.argv[1:])
-    section = markdown(results, args.n, command.strip())
-    print(section)
-    if args.record:
-        record(Path(args.record), section)
+    sections = []
+    if throughput:
+        sections.append(markdown(results, args.n, command.strip()))
+    if on_dask:
+        sections.append(dask_markdown(results, args.n, args.rounds, command.strip()))
+    for section in sections:
+        print(section)
+        if args.record:
+            record(Path(args.record), section)
     return 0
 
 

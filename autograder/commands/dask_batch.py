@@ -181,6 +181,11 @@ def probe(assignment: str) -> dict[str, Any]:
     }
 
 
+def scheduler_probe() -> str:
+    """Run on the scheduler: that it can load this module, hence unpack the batch's tasks."""
+    return "ok"
+
+
 def grade_task(
     student_id: str, assignment: str, course: Course, version: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
@@ -346,9 +351,17 @@ def grade_class(
 
 
 def check_workers(client: Any, assignment: str, version: str, summary: BatchSummary) -> int:
-    """Every connected worker must grade with these checks (else BatchError, before anything
-    is graded); warnings for workers without bubblewrap or with several threads. Returns
-    the number of workers, each grading one submission at a time."""
+    """The scheduler must load this project and every connected worker grade with these
+    checks (else BatchError, before anything is graded); warnings for workers without
+    bubblewrap or with several threads. Returns the number of workers, each grading one
+    submission at a time."""
+    try:
+        client.run_on_scheduler(scheduler_probe)
+    except Exception as exc:  # the scheduler unpickles each task: it needs the project too
+        raise BatchError(
+            f"the Dask scheduler cannot load this project ({type(exc).__name__}: {exc}): "
+            "install it where the scheduler runs as on the workers (docs/dask.md)"
+        ) from None
     found = client.run(probe, assignment, on_error="return")
     problems = []
     for address, info in sorted(found.items()):
