@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
+import sqlite3
 import struct
+import subprocess
+import sys
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -122,3 +128,61 @@ def graded_class(tmp_path_factory) -> GradedClass:
         summary = grade_class(class_dir, ASSIGNMENT, gradebook, out, workers=2, progress=False)
         _SHARED["class"] = GradedClass(class_dir, gradebook, out, summary)
     return _SHARED["class"]
+
+
+def recorded_count(book_path: Path) -> int:
+    """Results stored so far (read while a batch writes)."""
+    if not book_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{book_path}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # the schema is being made
+
+
+def check_interrupted_batch(tmp_path: Path, sig: int, extra: list[str]) -> None:
+    """`effdl grade --class` over 8 blank notebooks, sent `sig` (to the parent only, as a job
+    system or Ctrl-C in a terminal would) once 2 results are stored: it must exit 130, say how
+    to resume, leave whole results whose count the run's record holds, and a rerun of the same
+    command must grade exactly the others."""
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    students = [f"t{k:02d}" for k in range(8)]
+    for sid in students:
+        blank_notebook(class_dir / f"{sid}.ipynb")
+    book_path, out = tmp_path / "gb.sqlite", tmp_path / "out"
+    args = [sys.executable, "-m", "autograder.cli", "grade", "--class", str(class_dir)]
+    args += ["--assignment", ASSIGNMENT, "--gradebook", str(book_path), "--out", str(out)]
+    args += extra
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    recorded = 0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and recorded < 2:
+            time.sleep(0.1)
+            recorded = recorded_count(book_path)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert 2 <= recorded < len(students), "the batch was not stopped in the middle"
+    assert proc.returncode == 130, stderr
+    assert "Run the same command again" in stderr, stderr
+    from autograder.gradebook import Gradebook
+
+    with Gradebook.open(book_path, create=False) as book:
+        assert book.integrity() == "ok"
+        kept = len(book.history(ASSIGNMENT))
+        ((graded, finished),) = book.conn.execute("SELECT graded, finished_at FROM runs")
+        assert graded == kept and finished is not None  # the run's counts were written
+    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(students) - kept} graded, {kept} unchanged" in resumed.stdout
+    with Gradebook.open(book_path, create=False) as book:
+        assert sorted(r.student_id for r in book.history(ASSIGNMENT)) == students

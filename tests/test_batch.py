@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from classkit import ASSIGNMENT, blank_notebook, graded_class, solution_folder
+from classkit import (
+    ASSIGNMENT,
+    blank_notebook,
+    check_interrupted_batch,
+    graded_class,
+    solution_folder,
+)
 
 from autograder.commands import batch
 from autograder.gradebook import Gradebook
@@ -263,3 +269,10 @@ def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
     (folder / "notes.tmp").write_text("a user's file")
     assert batch.clean_stale_tmp(tmp_path / "out") == 1
     assert sorted(p.name for p in folder.iterdir()) == ["notes.tmp", "results.json"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_batch_keeps_whole_results_and_says_how_to_resume(
+    tmp_path: Path, sig: int
+) -> None:
+    check_interrupted_batch(tmp_path, sig, ["--workers", "2"])

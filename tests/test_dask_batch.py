@@ -8,7 +8,6 @@ import json
 import multiprocessing
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from classkit import ASSIGNMENT, blank_notebook, flawed, solution_folder, zip_folder
+from classkit import (
+    ASSIGNMENT,
+    blank_notebook,
+    check_interrupted_batch,
+    flawed,
+    recorded_count,
+    solution_folder,
+    zip_folder,
+)
 
 from autograder.commands import batch, dask_batch
 from autograder.gradebook import Gradebook
@@ -109,17 +116,6 @@ def _has_children(pid: int | None) -> bool:
     return False
 
 
-def _recorded(book_path: Path) -> int:
-    """Results stored so far (read while the batch writes)."""
-    if not book_path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{book_path}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT count(*) FROM submissions").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # the schema is being made
-
-
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     class_dir = tmp_path / "class"
     class_dir.mkdir()
@@ -144,7 +140,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path: Path) 
     deadline = time.monotonic() + 120
     while killed is None and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-        if _recorded(book_path) < 1:  # the workers are still starting and being checked
+        if recorded_count(book_path) < 1:  # the workers are still starting and being checked
             continue
         for worker in multiprocessing.active_children():  # the LocalCluster's workers
             if worker.pid not in before and _has_children(worker.pid):  # it grades someone
@@ -172,44 +168,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path: Path) 
 
 
 def test_sigterm_keeps_whole_results_and_says_how_to_resume(tmp_path: Path) -> None:
-    class_dir = tmp_path / "class"
-    class_dir.mkdir()
-    students = [f"t{k:02d}" for k in range(8)]
-    for sid in students:
-        blank_notebook(class_dir / f"{sid}.ipynb")
-    book_path, out = tmp_path / "gb.sqlite", tmp_path / "out"
-    args = [sys.executable, "-m", "autograder.cli", "grade", "--class", str(class_dir)]
-    args += ["--assignment", ASSIGNMENT, "--gradebook", str(book_path), "--out", str(out)]
-    args += ["--dask", "local:2"]
-    proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    recorded = 0
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and recorded < 2:
-            time.sleep(0.1)
-            recorded = _recorded(book_path)
-        proc.send_signal(signal.SIGTERM)  # the parent only, as a job system stops it
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert 2 <= recorded < len(students), "the batch was not stopped in the middle"
-    assert proc.returncode == 130, stderr
-    assert "Run the same command again" in stderr
-    with Gradebook.open(book_path, create=False) as book:
-        assert book.integrity() == "ok"
-        kept = len(book.history(ASSIGNMENT))
-        ((graded, finished),) = book.conn.execute("SELECT graded, finished_at FROM runs")
-        assert graded == kept and finished is not None  # the run's counts were written
-    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"{len(students) - kept} graded, {kept} unchanged" in resumed.stdout
-    with Gradebook.open(book_path, create=False) as book:
-        assert sorted(r.student_id for r in book.history(ASSIGNMENT)) == students
+    check_interrupted_batch(tmp_path, signal.SIGTERM, ["--dask", "local:2"])
 
 
 def test_a_submission_travels_to_a_worker_as_it_is(tmp_path: Path) -> None:

@@ -639,6 +639,40 @@ def _store(
     out: Path,
     summary: BatchSummary,
 ) -> None:
+    """_store_now with Ctrl-C and SIGTERM held until it returns: a result is stored, written
+    and counted whole, so the run's counts always equal what the gradebook holds."""
+    with _interrupts_held():
+        _store_now(book, course, task, result, out, summary)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Run the block to its end; a SIGINT or SIGTERM that came meanwhile is delivered again
+    after it, to the handler it would have met (KeyboardInterrupt, in a batch). Outside the
+    main thread nothing can be held (nor is delivered)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for sig in dict.fromkeys(came):
+        signal.raise_signal(sig)
+
+
+def _store_now(
+    book: Gradebook,
+    course: Course,
+    task: Task,
+    result: GradeResult,
+    out: Path,
+    summary: BatchSummary,
+) -> None:
     """Record a result in the gradebook (one transaction), then write its files. A result
     the gradebook refuses is recorded as "could not be graded", with why; nothing about one
     submission stops the batch."""

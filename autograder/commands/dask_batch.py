@@ -19,8 +19,8 @@ A worker grades with grade_submission, as a pool worker does, in a sandbox slot 
 (WorkerSlot, claimed once per worker process, so its own sandbox uid), one submission at a
 time, and returns GradeResult.to_dict(). A worker that dies mid-task loses nothing: the
 scheduler gives the task to another worker, and after the scheduler's allowed failures
-(ALLOWED_FAILURES on a local cluster, 3 by Dask's default) it is recorded as not graded; a result is stored at most once per
-student per run. Workers must run this project's checks: at the start every worker reports
+(ALLOWED_FAILURES on a local cluster, 3 by Dask's default) it is recorded as not graded; a
+result is stored at most once per student per run. Workers must run this project's checks: at the start every worker reports
 its check version, and a worker with other checks stops the batch before anything is graded.
 """
 
