@@ -41,7 +41,7 @@ def run(tmp_path: Path, cells: list[tuple[str | None, str]], calls: list[Call], 
     )
     write_job(job, info, statements, calls)
     run = sandbox.run_harness(job, work, out, sandbox.Limits(**limits))
-    return run, read_output(out, len(calls))
+    return run, read_output(run.channel, len(calls))
 
 
 def probe(tmp_path: Path, body: str, **limits) -> object:
