@@ -163,7 +163,7 @@ def run_one(
 ) -> None:
     """Run one call (twice, see the module docstring; `reset` puts back what the first run
     may have changed) and send its record to the supervisor, which passes it on only while
-    it times this call (its `seconds` are for profiling; the grader uses the supervisor's)."""
+    it times this call (the seconds the grader uses are the supervisor's)."""
     seed = int(call.get("seed", 1000 + index))
     timeout = float(call.get("timeout", 10.0))
     record, seconds, value = attempt(call, seed, namespace)
@@ -185,5 +185,4 @@ def run_one(
         record["rerun"] = True
     else:
         record["rerun"] = False
-    record["seconds"] = seconds
     send_record(record_fd, index, json.dumps(record, allow_nan=False).encode())
