@@ -247,6 +247,7 @@ def install(seed: int) -> None:
     random._urandom = urandom  # SystemRandom, hence secrets and numpy's SeedSequence()
     random.Random.seed = _seed  # random.seed() and random.Random() with no seed
     random.seed = random._inst.seed
+    random.seed()  # the module's own generator was seeded from the kernel at import
     patch_torch()
 
 
