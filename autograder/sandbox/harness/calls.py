@@ -185,4 +185,7 @@ def run_one(
         record["rerun"] = True
     else:
         record["rerun"] = False
+    # For profiling only, at a fixed width: what this process allocates must not depend on
+    # the clock, or id() in a later call of the same process would differ between gradings.
+    record["seconds"] = f"{min(seconds, 99999.0):012.6f}"
     send_record(record_fd, index, json.dumps(record, allow_nan=False).encode())
