@@ -40,7 +40,7 @@ def profile_once(path: Path, assignment: str, keep: Path) -> dict:
     ends = {e["n"]: e["t"] for e in events if e["ev"] == "call_end" and "t" in e}
     inside = {}
     for file in (keep / "calls").glob("*.json"):
-        inside[int(file.stem)] = json.loads(file.read_text()).get("seconds", 0.0)
+        inside[int(file.stem)] = float(json.loads(file.read_text()).get("seconds", 0.0))
     done = sorted(n for n in starts if n in ends and n in inside)
     overhead = [ends[n] - starts[n] - inside[n] for n in done]
     calls_phase = (max(ends.values()) - min(starts.values())) if done else 0.0

@@ -177,8 +177,8 @@ def test_ipython_syntax_runs_in_the_sandbox(tmp_path: Path) -> None:
         Call("v", "answer", mode="value"),
     ]
     write_job(job, plugin.get(ASSIGNMENT), statements, calls)
-    sandbox.run_harness(job, work, out, sandbox.Limits())
-    output = read_output(out, len(calls))
+    run = sandbox.run_harness(job, work, out, sandbox.Limits())
+    output = read_output(run.channel, len(calls))
     assert [c.status for c in output.calls] == ["ok", "ok", "ok"], output.calls
     assert [c.value for c in output.calls] == [1, (0, ""), 42]
     assert not output.failed_statements and not sentinel.exists()

@@ -41,7 +41,7 @@ def run(tmp_path: Path, cells: list[tuple[str | None, str]], calls: list[Call], 
     )
     write_job(job, info, statements, calls)
     run = sandbox.run_harness(job, work, out, sandbox.Limits(**limits))
-    return run, read_output(out, len(calls))
+    return run, read_output(run.channel, len(calls))
 
 
 def probe(tmp_path: Path, body: str, **limits) -> object:
@@ -441,3 +441,78 @@ def test_notebook_annotations_are_evaluated_as_in_jupyter(tmp_path: Path) -> Non
     source += "\ndef kind():\n    return type(hook.__annotations__['bucket']).__name__\n"
     _, output = run(tmp_path, [("answer", source)], [Call("k", "kind", returns=Text())])
     assert output.calls[0].value == "type"
+
+
+def test_record_frames_are_found_after_noise_and_oversized_ones_are_dropped() -> None:
+    """The supervisor finds a call's record by its magic (what student code wrote into the
+    pipe first is skipped), across chunk borders, and never holds an oversized payload."""
+    from autograder.sandbox.harness.channel import RecordReader
+    from autograder.sandbox.harness.protocol import MAX_RECORD_BYTES, RECORD_HEADER, RECORD_MAGIC
+
+    good = RECORD_HEADER.pack(RECORD_MAGIC, 3, 5) + b"hello"
+    data = b"noise\x00eff" + good
+    reader = RecordReader()
+    got = [r for i in range(len(data)) for r in reader.feed(data[i : i + 1])]
+    assert got == [(3, b"hello")]
+    big = RECORD_HEADER.pack(RECORD_MAGIC, 4, MAX_RECORD_BYTES + 1)
+    reader.reset()
+    assert reader.feed(big + b"x" * 1000) == []
+    assert reader.feed(b"x" * MAX_RECORD_BYTES) == [(4, None)]
+    assert len(reader.buffer) < len(RECORD_MAGIC)  # what is left of noise: never a payload
+    assert reader.feed(good) == [(3, b"hello")]
+
+
+def test_the_clock_and_entropy_student_code_sees_repeat_per_job() -> None:
+    """After install(seed), time, os.urandom, unseeded generators and datetime.now are the
+    same in every process started with the same seed, and differ with another seed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from autograder.sandbox.harness import "
+        "determinism as d; d.install(int(sys.argv[2])); import time, os, random, datetime, "
+        "numpy as np; print(time.time(), time.perf_counter_ns(), os.urandom(8).hex(), "
+        "random.random(), np.random.default_rng().integers(1 << 30), datetime.datetime.now())"
+    )
+
+    def seen(seed: int) -> str:
+        args = [sys.executable, "-c", code, str(ROOT), str(seed)]
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+    assert seen(7) == seen(7)
+    assert seen(7) != seen(8)
+
+
+@needs_bwrap
+def test_records_forged_by_student_code_are_never_taken(tmp_path: Path) -> None:
+    """Records student code writes into the output folder or frames into the pipes it holds,
+    for another call, never become that call's result: only the supervisor's channel is
+    read, and a record is passed on only for the call being timed."""
+    from autograder.sandbox.harness import protocol
+
+    forged = json.dumps({"status": "ok", "value": 999, "rerun": True}).encode()
+    frame = protocol.RECORD_HEADER.pack(protocol.RECORD_MAGIC, 1, len(forged)) + forged
+    source = (
+        "import os\n"
+        f"FRAME = {frame!r}\n"
+        "def forge():\n"
+        "    for fd in range(64):\n"
+        "        try:\n"
+        "            os.write(fd, FRAME)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    try:\n"
+        "        os.makedirs('/out/calls', exist_ok=True)\n"
+        "        open('/out/calls/1.json', 'wb').write(FRAME[16:])\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "forge()\n"
+        "def first():\n"
+        "    forge()\n"
+        "    return 1\n"
+        "def second():\n"
+        "    return 2\n"
+    )
+    calls = [Call("a", "first"), Call("b", "second")]
+    _, output = run(tmp_path, [("answer", source)], calls)
+    assert [(c.status, c.value) for c in output.calls] == [("ok", 1), ("ok", 2)]

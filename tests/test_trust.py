@@ -35,7 +35,7 @@ from autograder.publishing.results_json import results_dict
 from autograder.publishing.svgplot import line_plot
 from autograder.sandbox import run as sandbox_run
 from autograder.sandbox.cleanup import remove_tree
-from autograder.sandbox.harness import codec
+from autograder.sandbox.harness import codec, protocol
 from autograder.sandbox.harness.calls import RERUN_SHARE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,24 +60,21 @@ def test_one_value_is_capped_as_a_whole_before_it_is_encoded() -> None:
     assert codec.encode(big_input, strict=True)["shape"] == [codec.VALUE_BYTES_CAP // 4]
 
 
-def _out(tmp_path: Path, records: dict[int, bytes], events: list[dict] | None = None) -> Path:
-    out = tmp_path / "out"
-    (out / "calls").mkdir(parents=True)
-    for n, raw in records.items():
-        (out / "calls" / f"{n}.json").write_bytes(raw)
-    lines = [json.dumps(e, ensure_ascii=False) for e in events or []]
-    (out / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
+def _channel(records: dict[int, bytes], events: list[dict] | None = None) -> bytes:
+    """A channel as the supervisor writes it (protocol.py): events, then records."""
+    data = [protocol.frame(protocol.EVENT, 0, json.dumps(e).encode()) for e in events or []]
+    data += [protocol.frame(protocol.RECORD, n, raw) for n, raw in records.items()]
+    return b"".join(data)
 
 
-def test_the_grader_caps_what_it_reads_before_parsing_it(tmp_path: Path) -> None:
+def test_the_grader_caps_what_it_reads_before_parsing_it() -> None:
     ok = json.dumps({"status": "ok", "value": [1.0, 2.0]}).encode()
     too_big = b'{"status": "ok", "value": "' + b"x" * MAX_FILE_BYTES + b'"}'
     commas = b'{"status": "ok", "value": [' + b"[]," * 1_500_000 + b"[]]}"
     big = json.dumps({"status": "ok", "value": "y" * (MAX_FILE_BYTES - 1000)}).encode()
-    out = _out(tmp_path, {0: ok, 1: too_big, 2: commas, **{n: big for n in range(3, 9)}})
+    channel = _channel({0: ok, 1: too_big, 2: commas, **{n: big for n in range(3, 9)}})
     started = time.perf_counter()
-    output = read_output(out, 9)
+    output = read_output(channel, 9)
     assert time.perf_counter() - started < 10
     status = [c.status for c in output.calls]
     assert status[:3] == ["ok", "too_large", "too_large"]
@@ -89,11 +86,11 @@ def test_the_grader_caps_what_it_reads_before_parsing_it(tmp_path: Path) -> None
     assert "too large" in output.calls[1].error
 
 
-def test_forged_events_cannot_grow_the_notes(tmp_path: Path) -> None:
+def test_long_events_cannot_grow_the_notes() -> None:
     events = [{"ev": "note", "text": "\u00e9" * 5000} for _ in range(200)]
     events += [{"ev": "stmt_skipped", "k": 0, "cell": "c" * 50_000, "line": 10**40}] * 45
     events += [{"ev": "stmt_end", "k": 1, "ok": False, "error": "e" * 50_000}] * 45
-    output = read_output(_out(tmp_path, {}, events), 0)
+    output = read_output(_channel({}, events), 0)
     assert len(output.notes) <= 41 and max(len(n) for n in output.notes) <= 500
     assert "more notes" in output.notes[-1]
     assert len(output.skipped) <= 40 and len(output.skipped[0]["cell"]) <= 500

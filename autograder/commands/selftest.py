@@ -77,6 +77,7 @@ THREATS = {
     "class": "one submission stopping a class batch",
     "nondeterminism": "answers that change between gradings",
     "odd-values": "odd values crashing trusted code",
+    "records": "call results forged by student code",
     "staging": "uploads that crash the staging",
     "supervisor": "student code reaching the supervisor",
     "times": "file times as submission times",

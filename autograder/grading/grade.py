@@ -202,7 +202,7 @@ def _grade(
         timings["stage"] = time.perf_counter() - started
         run = sandbox.run_harness(job_dir, work_dir, out_dir, limits, slot)
         timings["sandbox"] = run.wall_seconds
-        output = read_output(out_dir, len(calls))
+        output = read_output(run.channel, len(calls))
         if keep_dir is not None:
             _copy_regular_files(out_dir, keep_dir)
     finally:

@@ -1,15 +1,19 @@
-"""Read what the harness wrote, as untrusted data, into plain Python and numpy values.
+"""Read what came back from the sandbox, as untrusted data, into plain Python and numpy values.
 
-Everything in the sandbox's output folder could have been written by student code, so this
-module parses it defensively: size caps, and the harness's own codec, which validates every
-tag (a whitelist of array dtypes, shapes that must match their bytes, no pickles or
-objects). A call's value only ever becomes numbers, strings, lists, tuples, dicts, numpy
-arrays and Unsupported markers.
+The grader reads one thing: the channel, the frames the supervisor wrote on its own stdout
+(sandbox/harness/protocol.py), which no process that runs student code holds; no file the
+sandbox could write is read. The supervisor's events say what it saw itself (calls started
+and ended, their seconds, statements skipped); a call's record is passed on only for the call
+it was timing, once, in time. Still, the records' and the printed output's bytes are what
+student code made, so all of it is parsed defensively: size caps, and the harness's own
+codec, which validates every tag (a whitelist of array dtypes, shapes that must match their
+bytes, no pickles or objects). A call's value only ever becomes numbers, strings, lists,
+tuples, dicts, numpy arrays and Unsupported markers.
 
-The caps are checked before a file is parsed: its size (what the harness's codec allows one
-value, plus room for the record), a bound on the values it can hold (JSON needs a comma, a
-bracket or a brace per value beyond the first), and the size of all call files together,
-where the largest are refused first: they are what a submission would inflate. Event lines,
+The caps are checked before a record is parsed: its size (what the harness's codec allows
+one value, plus room for the record), a bound on the values it can hold (JSON needs a comma,
+a bracket or a brace per value beyond the first), and the size of all records together,
+where the largest are refused first: they are what a submission would inflate. Events,
 notes and printed output are capped in number and length as they are read.
 """
 
@@ -17,9 +21,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from autograder.sandbox.harness import protocol
 from autograder.sandbox.harness.calls import MISSING_NAME, NOT_REPRODUCIBLE, TOO_LARGE
 from autograder.sandbox.harness.codec import (
     VALUE_BYTES_CAP,
@@ -29,7 +33,7 @@ from autograder.sandbox.harness.codec import (
     decode,
 )
 
-MAX_FILE_BYTES = VALUE_BYTES_CAP + 256 * 1024  # one call's record: its value, error, traceback
+MAX_FILE_BYTES = protocol.MAX_RECORD_BYTES  # one call's record: its value, error, traceback
 MAX_FILE_ITEMS = 4 * VALUE_ITEMS_CAP + 10_000  # commas, brackets and braces in one record
 MAX_CALLS_BYTES = 4 * VALUE_BYTES_CAP  # every call's record together
 MAX_EVENTS_BYTES = 8 * 1024 * 1024
@@ -65,51 +69,53 @@ class HarnessOutput:
 
 
 class OverCap(BadValue):
-    """A file larger than what it may hold, refused before it is parsed."""
+    """A record larger than what it may hold, refused before it is parsed."""
 
 
-def _read_json(path: Path, cap: int) -> Any:
-    if path.is_symlink() or not path.is_file():
-        raise BadValue(f"{path.name} is not a regular file")
-    if path.stat().st_size > cap:
-        raise OverCap(f"{path.name} is larger than {cap} bytes")
-    with open(path, "rb") as fh:
-        raw = fh.read(cap + 1)
-    if len(raw) > cap:
-        raise OverCap(f"{path.name} is larger than {cap} bytes")
+def _parse_record(raw: bytes) -> Any:
+    if len(raw) > MAX_FILE_BYTES:
+        raise OverCap(f"the record is larger than {MAX_FILE_BYTES} bytes")
     if raw.count(b",") + raw.count(b"[") + raw.count(b"{") > MAX_FILE_ITEMS:
-        raise OverCap(f"{path.name} holds more than {MAX_FILE_ITEMS} values")
+        raise OverCap(f"the record holds more than {MAX_FILE_ITEMS} values")
     return json.loads(raw)
 
 
-def _events(out_dir: Path) -> list[dict[str, Any]]:
-    path = out_dir / "events.jsonl"
-    if not path.is_file() or path.is_symlink():
-        return []
-    events = []
-    with open(path, "rb") as fh:
-        for line in fh.read(MAX_EVENTS_BYTES).splitlines():
+def unpack(
+    channel: bytes, n_calls: int
+) -> tuple[list[dict[str, Any]], dict[int, bytes | None], str]:
+    """The channel's events, records (call index -> bytes; None when refused as too large)
+    and printed output, each capped as it is read."""
+    events: list[dict[str, Any]] = []
+    records: dict[int, bytes | None] = {}
+    printed = bytearray()
+    events_bytes = 0
+    for kind, index, payload in protocol.frames(channel[: protocol.CHANNEL_CAP]):
+        if kind == protocol.RECORD:
+            if 0 <= index < n_calls and index not in records:
+                records[index] = payload if len(payload) <= MAX_FILE_BYTES else None
+        elif kind == protocol.PRINTED:
+            printed += payload[: max(0, STDOUT_CHARS - len(printed))]
+        elif events_bytes + len(payload) <= MAX_EVENTS_BYTES:
+            events_bytes += len(payload)
             try:
-                event = json.loads(line)
+                event = json.loads(payload)
             except ValueError:
                 continue
             if isinstance(event, dict) and isinstance(event.get("ev"), str):
                 events.append(
                     {k: clean_text(v) if isinstance(v, str) else v for k, v in event.items()}
                 )
-    return events
+    for event in events:
+        n = event.get("n")
+        if event["ev"] == "record_refused" and isinstance(n, int) and 0 <= n < n_calls:
+            records.setdefault(n, None)
+    return events, records, printed.decode("utf-8", "replace")
 
 
-def _refused(out_dir: Path, n_calls: int) -> set[int]:
+def _refused(records: dict[int, bytes | None]) -> set[int]:
     """The calls whose records are left unread because all records together are too large:
     the largest first, until the rest fit in MAX_CALLS_BYTES."""
-    sizes = []
-    for n in range(n_calls):
-        path = out_dir / "calls" / f"{n}.json"
-        try:
-            sizes.append((path.lstat().st_size, n))
-        except OSError:
-            continue
+    sizes = [(len(raw), n) for n, raw in records.items() if raw is not None]
     total = sum(size for size, _ in sizes)
     refused = set()
     for size, n in sorted(sizes, reverse=True):
@@ -120,13 +126,14 @@ def _refused(out_dir: Path, n_calls: int) -> set[int]:
     return refused
 
 
-def read_output(out_dir: Path, n_calls: int) -> HarnessOutput:
-    """Collect every call's result and the statement report from a harness output folder."""
-    events = _events(out_dir)
+def read_output(channel: bytes, n_calls: int) -> HarnessOutput:
+    """Collect every call's result and the statement report from the supervisor's channel."""
+    events, records, printed = unpack(channel, n_calls)
     ended: dict[int, str] = {}
+    seconds: dict[int, float] = {}
     started: set[int] = set()
     lost: dict[int, str] = {}
-    output = HarnessOutput(calls=[])
+    output = HarnessOutput(calls=[], stdout=printed)
     more_notes = 0
     for event in events:
         kind = event["ev"]
@@ -135,6 +142,8 @@ def read_output(out_dir: Path, n_calls: int) -> HarnessOutput:
             started.add(n)
         elif kind == "call_end" and isinstance(n, int):
             ended[n] = str(event.get("status", ""))[:200]
+            if isinstance(event.get("seconds"), int | float):
+                seconds[n] = float(event["seconds"])
         elif kind == "call_lost" and isinstance(n, int):
             lost[n] = str(event.get("reason", ""))[:200]
         elif kind == "stmt_skipped":
@@ -156,16 +165,14 @@ def read_output(out_dir: Path, n_calls: int) -> HarnessOutput:
             output.statement_count = event["count"]
     if more_notes:
         output.notes.append(f"{more_notes} more notes of the grading harness were not kept")
-    refused = _refused(out_dir, n_calls)
+    refused = _refused(records)
     for n in range(n_calls):
-        if n in refused:
+        if n in refused or (n in records and records[n] is None):
             output.calls.append(CallResult("too_large", error=TOO_LARGE_MESSAGE))
             continue
-        output.calls.append(_call_result(out_dir, n, started, ended, lost, output))
-    stdout = out_dir / "stdout.txt"
-    if stdout.is_file() and not stdout.is_symlink():
-        with open(stdout, "rb") as fh:
-            output.stdout = fh.read(STDOUT_CHARS).decode("utf-8", "replace")
+        result = _call_result(records.get(n), n, started, ended, lost, output)
+        result.seconds = seconds.get(n)
+        output.calls.append(result)
     return output
 
 
@@ -184,38 +191,38 @@ def _short(value: Any) -> Any:
 
 
 def _call_result(
-    out_dir: Path,
+    raw: bytes | None,
     n: int,
     started: set[int],
     ended: dict[int, str],
     lost: dict[int, str],
     output: HarnessOutput,
 ) -> CallResult:
-    path = out_dir / "calls" / f"{n}.json"
-    if path.exists():
+    """A call's result: its record when the supervisor passed one on, else what the
+    supervisor saw become of the call (its `seconds` are set by the caller, from the
+    supervisor's events: a record's own are a claim)."""
+    if raw is not None:
         try:
-            record = _read_json(path, MAX_FILE_BYTES)
+            record = _parse_record(raw)
             if not isinstance(record, dict):
                 raise BadValue("record is not an object")
-            seconds = record.get("seconds")
-            seconds = float(seconds) if isinstance(seconds, int | float) else None
             if record.get("status") == "ok":
                 if record.get("rerun") is False:
                     output.not_rerun += 1
-                return CallResult("ok", decode(record.get("value")), seconds=seconds)
+                return CallResult("ok", decode(record.get("value")))
             error = clean_text(str(record.get("error", ""))[:3000])
             if record.get("status") == "timeout":
-                return CallResult("timeout", error="it ran past its time budget", seconds=seconds)
+                return CallResult("timeout", error="it ran past its time budget")
             status = {
                 MISSING_NAME: "missing",
                 TOO_LARGE: "too_large",
                 NOT_REPRODUCIBLE: "not_reproducible",
             }.get(str(record.get("error_type")), "error")
             tb = clean_text(str(record.get("traceback", ""))[:4000])
-            return CallResult(status, error=error, traceback=tb, seconds=seconds)
+            return CallResult(status, error=error, traceback=tb)
         except OverCap:
             return CallResult("too_large", error=TOO_LARGE_MESSAGE)
-        except (ValueError, OSError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
             return CallResult("crashed", error=f"its result could not be read: {exc}")
     if n in lost:
         return CallResult("crashed", error=f"the grading process was lost ({lost[n]})")

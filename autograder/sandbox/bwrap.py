@@ -2,9 +2,10 @@
 
 The harness sees a read-only system, the Python it needs, the job in /grader (read-only), the
 staged submission in /staged (read-only; the harness copies it into /submission),
-/submission and /tmp as size-capped in-memory folders private to the run, and an output
-folder /out; no network, its own PID namespace (the harness is PID 1, so everything dies
-with it), and an unprivileged uid. The repository, the reference library, the hidden checks,
+/submission and /tmp as size-capped in-memory folders private to the run, and no folder of
+the grader's it could write to (what it found goes back on the supervisor's stdout); no
+network, its own PID namespace (the harness is PID 1, so everything dies with it), and an
+unprivileged uid. The repository, the reference library, the hidden checks,
 the solutions, the gradebook and other submissions are simply not there: site-packages
 entries that would expose the grader (an editable install's finder) are hidden too.
 """
@@ -47,7 +48,7 @@ def sized_tmpfs() -> bool:
     """Whether this bwrap can make size-capped tmpfs folders (--size, bubblewrap >= 0.8).
 
     With it, /submission and /tmp live in memory, capped; without it (older distributions)
-    they are folders of the grader's disk, watched like /out.
+    they are folders of the grader's disk, watched while the run lasts.
     """
     probe = ["bwrap", *mounts([], ["--perms", "01777", "--size", "1048576", "--tmpfs", "/tmp"])]
     probe += [*namespaces(), "--", *drop_root(0), "/bin/true"]

@@ -1,15 +1,27 @@
 """One sandbox run: the harness on a prepared job, under limits, watched from outside.
 
 Limits on memory, CPU (time and share), processes, file size, output size and wall time;
-what the run writes to the grader's disk is measured while it runs. Where bwrap cannot run,
-the grader says so, falls back to a plain subprocess with the same rlimits (under the
-worker's uid when it runs as root), and marks the run unsandboxed.
+what the run writes to the grader's disk is measured while it runs. What the harness found
+comes back on one pipe only, the supervisor's stdout (harness/protocol.py: the channel), which
+no process that runs student code holds; the sandbox has no folder of the grader's to write
+into (with an older bwrap or none, /submission and /tmp are, and they are watched), and the
+grader reads nothing back from disk. Its stderr is a second pipe, kept short for the staff.
+
+So that a grade is the same at every grading (harness/determinism.py), the sandbox's Python
+starts with address randomization off, and sees seeded bytes at /dev/urandom and /dev/random
+and fixed text at /proc/uptime and /proc/loadavg. Where bwrap cannot run, the grader says so,
+falls back to a plain subprocess with the same rlimits (under the worker's uid when it runs
+as root), and marks the run unsandboxed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import hashlib
 import os
+import random
 import resource
 import select
 import signal
@@ -20,10 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from autograder.sandbox import bwrap, cgroups
+from autograder.sandbox.harness import protocol
 from autograder.sandbox.install import LAUNCH
 from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
 
-STDERR_KEPT = 8000  # bytes of the sandbox's own stdout and stderr kept for the staff
+STDERR_KEPT = 8000  # bytes of the sandbox's own stderr kept for the staff
+ADDR_NO_RANDOMIZE = 0x0040000
+ENTROPY_BYTES = 256 * 1024  # what /dev/urandom holds in the sandbox
+FIXED_PROC = {"uptime": "1000.00 1000.00\n", "loadavg": "0.00 0.00 0.00 1/1 1\n"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +54,8 @@ class Limits:
     open_files: int = 256
     cpus: float = 1.0  # CPU share of the whole run, where a cpu control group can be made
     tmp_mb: int = 512  # size of each in-memory folder (/submission, /tmp), charged to memory
-    out_mb: int = 128  # what the run may write to the grader's disk (/out; with an older
-    # bwrap, /submission and /tmp too)
+    out_mb: int = 128  # what the run may write to the grader's disk (with an older bwrap or
+    # none, /submission and /tmp)
     out_files: int = 2000
 
 
@@ -60,6 +76,7 @@ class SandboxRun:
     uid: int | None = None
     leftover_processes: int = 0
     output_overflow: bool = False
+    channel: bytes = b""  # the supervisor's frames (harness/protocol.py), capped at CHANNEL_CAP
 
 
 def _give_to(uid: int, folders: tuple[Path, ...]) -> bool:
@@ -78,6 +95,8 @@ def _give_to(uid: int, folders: tuple[Path, ...]) -> bool:
 def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, nproc: int) -> None:
     """Runs in the child between fork and exec: join the group, set rlimits, drop uid."""
     os.setsid()
+    with contextlib.suppress(Exception):  # inherited by bwrap and the harness's Python
+        _libc().personality(ADDR_NO_RANDOMIZE | (_libc().personality(0xFFFFFFFF) & 0xFFFFFFFF))
     if group is not None:
         group.join()
     mib = 1024 * 1024
@@ -94,6 +113,37 @@ def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, n
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+
+
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+@functools.cache
+def _fixed_addresses() -> bool:
+    """Whether this kernel lets a process turn address randomization off (a container's
+    seccomp policy may refuse personality())."""
+    try:
+        current = _libc().personality(0xFFFFFFFF)
+        return current != -1 and _libc().personality(current) != -1
+    except (OSError, AttributeError):
+        return False
+
+
+def _fixed_files(job_dir: Path) -> dict[str, Path]:
+    """Files for the sandbox's /dev/urandom (seeded by job.json: the same submission sees
+    the same bytes) and fixed /proc files: mount point -> file in the job folder."""
+    seed = hashlib.sha256(b"effdl-dev-urandom\0" + (job_dir / "job.json").read_bytes()).digest()
+    folder = job_dir / "fixed"
+    folder.mkdir(exist_ok=True)
+    entropy = folder / "urandom"
+    entropy.write_bytes(random.Random(seed).randbytes(ENTROPY_BYTES))
+    files = {"/dev/urandom": entropy, "/dev/random": entropy}
+    for name, text in FIXED_PROC.items():
+        (folder / name).write_text(text)
+        files[f"/proc/{name}"] = folder / name
+    return files
 
 
 def _reachable_by_others(path: str) -> bool:
@@ -123,6 +173,21 @@ def _tree_usage(folder: Path, cap_files: int) -> tuple[int, int]:
     return size, count
 
 
+def _unpack(channel: bytes, out_dir: Path) -> None:
+    """The channel's frames as files, for the staff and for profiling (never read back)."""
+    events, printed = [], []
+    (out_dir / "calls").mkdir(parents=True, exist_ok=True)
+    for kind, index, payload in protocol.frames(channel):
+        if kind == protocol.EVENT:
+            events.append(payload.decode("utf-8", "replace"))
+        elif kind == protocol.RECORD:
+            (out_dir / "calls" / f"{index}.json").write_bytes(payload)
+        else:
+            printed.append(payload)
+    (out_dir / "events.jsonl").write_text("".join(e + "\n" for e in events), encoding="utf-8")
+    (out_dir / "stdout.txt").write_bytes(b"".join(printed))
+
+
 def _exit_notifier(pid: int) -> int | None:
     """A pidfd of the process (readable once it has exited), or None where there is none."""
     try:
@@ -132,7 +197,7 @@ def _exit_notifier(pid: int) -> int | None:
 
 
 class _Drain:
-    """The read end of the sandbox's stdout and stderr (one pipe): read as it comes, so the
+    """The read end of the sandbox's stdout (the channel) or stderr: read as it comes, so the
     run never blocks on it, keeping only the first `keep` bytes. Nothing the sandbox writes
     there reaches the grader's disk; what is dropped is only counted."""
 
@@ -148,7 +213,7 @@ class _Drain:
         """Take what is in the pipe now (closing it at its end)."""
         while self.fd is not None:
             try:
-                chunk = os.read(self.fd, 65536)
+                chunk = os.read(self.fd, 1 << 20)
             except BlockingIOError:
                 return
             except OSError:
@@ -178,20 +243,21 @@ class _Drain:
 
 
 def _wait_for_exit(
-    proc: subprocess.Popen, ended: int | None, seconds: float, output: _Drain
+    proc: subprocess.Popen, ended: int | None, seconds: float, *outputs: _Drain
 ) -> None:
-    """Wait up to `seconds` for proc to end, draining its output meanwhile. With a pidfd it
+    """Wait up to `seconds` for proc to end, draining its outputs meanwhile. With a pidfd it
     wakes the moment the process ends; without one it looks every 50 ms."""
     deadline = time.monotonic() + seconds
     while proc.poll() is None:
         left = deadline - time.monotonic()
         if left <= 0:
             return
-        watched = [fd for fd in (ended, output.fd) if fd is not None]
+        watched = [fd for fd in (ended, *(o.fd for o in outputs)) if fd is not None]
         wait = left if ended is not None else min(left, 0.05)
         ready, _, _ = select.select(watched, [], [], wait)
-        if output.fd is not None and output.fd in ready:
-            output.read()
+        for output in outputs:
+            if output.fd is not None and output.fd in ready:
+                output.read()
         if ended is not None and ended in ready:
             proc.poll()
             return
@@ -201,7 +267,10 @@ def run_harness(
     job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, slot: int = 0
 ) -> SandboxRun:
     """Run the harness on a prepared job (job.json and the harness in job_dir, written by
-    autograder.grading.job; the submission's files in work_dir)."""
+    autograder.grading.job; the submission's files in work_dir). What it found is
+    SandboxRun.channel; out_dir receives a copy for the staff (events.jsonl, calls/N.json,
+    stdout.txt), written here after the run, which the sandbox never sees and the grader
+    never reads back."""
     with claim_uid(slot) as uid:
         return _run_harness(job_dir, work_dir, out_dir, limits, uid)
 
@@ -213,45 +282,40 @@ def _run_harness(
     notes: list[str] = []
     tmp_dir = work_dir.parent / "tmp"
     tmp_dir.mkdir(exist_ok=True)
+    fixed = _fixed_files(job_dir) if kind == "bwrap" else {}
     if os.geteuid() == 0:
         kill_uid(uid)  # whatever an earlier grader that crashed may have left under this uid
-        if not _give_to(uid, (work_dir, out_dir, tmp_dir)):
+        if not _give_to(uid, (work_dir, tmp_dir)):
             # root without CAP_CHOWN (a container with no capabilities): the worker uid could
             # not write its own folders, so the run keeps root's uid, and the staff are told
             notes.append(f"ran as root: the run's folders could not be given to uid {uid}")
             uid = 0
         for path in (job_dir, *job_dir.rglob("*")):
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    if not _fixed_addresses():
+        notes.append("address randomization could not be turned off: id()-based values vary")
     exe, sites = bwrap.python_paths()
     harness_args = [exe, "-I", "-S"]
     site_arg = os.pathsep.join(sites)
-    watched = [out_dir]  # folders of the grader's disk the submission can write to
+    watched: list[Path] = []  # folders of the grader's disk the submission can write to
+    fixed_binds = [("ro", str(path), where) for where, path in fixed.items()]
     if kind == "bwrap" and bwrap.sized_tmpfs():
-        binds = [
-            ("ro", str(job_dir), "/grader"),
-            ("ro", str(work_dir), "/staged"),
-            ("rw", str(out_dir), "/out"),
-        ]
+        binds = [("ro", str(job_dir), "/grader"), ("ro", str(work_dir), "/staged"), *fixed_binds]
         tmpfs_bytes = str(limits.tmp_mb * 1024 * 1024)
         tmp = ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/tmp"]
         cmd = ["bwrap", *bwrap.mounts(binds, tmp)]
         cmd += ["--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/submission"]
-        harness_dirs = ["/grader", "/submission", "/out", site_arg, "/staged"]
+        harness_dirs = ["/grader", "/submission", site_arg, "/staged"]
     elif kind == "bwrap":
-        binds = [
-            ("ro", str(job_dir), "/grader"),
-            ("rw", str(work_dir), "/submission"),
-            ("rw", str(out_dir), "/out"),
-        ]
-        cmd = ["bwrap", *bwrap.mounts(binds, ["--bind", str(tmp_dir), "/tmp"])]
-        harness_dirs = ["/grader", "/submission", "/out", site_arg]
+        binds = [("ro", str(job_dir), "/grader"), ("rw", str(work_dir), "/submission")]
+        cmd = ["bwrap", *bwrap.mounts([*binds, *fixed_binds], ["--bind", str(tmp_dir), "/tmp"])]
+        harness_dirs = ["/grader", "/submission", site_arg]
         watched += [work_dir, tmp_dir]
     if kind == "bwrap":
         cmd += [*bwrap.process_args(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
         child_uid = None
     else:
-        cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir)]
-        cmd += [str(out_dir), site_arg]
+        cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir), site_arg]
         watched += [work_dir, tmp_dir]
         child_uid = uid if os.geteuid() == 0 and uid and _reachable_by_others(exe) else None
         if os.geteuid() == 0 and child_uid is None and uid:
@@ -270,22 +334,23 @@ def _run_harness(
     base_size, base_count = sum(u[0] for u in before), sum(u[1] for u in before)
     started = time.monotonic()
     timed_out = overflow = False
-    # The sandbox's own stdout and stderr go to a pipe read here, never to a file: a file
-    # outside /out would be a place on the grader's disk that nothing watches.
+    # The sandbox's stdout (the supervisor's channel) and stderr go to pipes read here, never
+    # to a file: a file would be a place on the grader's disk that nothing watches.
     proc = subprocess.Popen(
         cmd,
         cwd=work_dir,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
     )
-    output = _Drain(proc.stdout, STDERR_KEPT)
-    # Wait, watching what the run writes to the grader's disk (only /out is on it).
+    channel = _Drain(proc.stdout, protocol.CHANNEL_CAP)
+    output = _Drain(proc.stderr, STDERR_KEPT)
+    # Wait, watching what the run writes to the grader's disk (where any of it is on it).
     ended = _exit_notifier(proc.pid)
     while proc.poll() is None:
-        _wait_for_exit(proc, ended, 0.25, output)
+        _wait_for_exit(proc, ended, 0.25, channel, output)
         if proc.returncode is not None:
             break
         usage = [_tree_usage(folder, limits.out_files) for folder in watched]
@@ -299,6 +364,7 @@ def _run_harness(
             proc.wait()
     if ended is not None:
         os.close(ended)
+    channel.finish(1.0)
     output.finish(1.0)
     wall = time.monotonic() - started
     left = kill_uid(uid)
@@ -312,7 +378,11 @@ def _run_harness(
         uid=uid,
         leftover_processes=left,
         output_overflow=overflow,
+        channel=bytes(channel.head),
     )
+    if channel.dropped:
+        run.staff_notes.append(f"harness fault: its channel went {channel.dropped} bytes over")
+    _unpack(run.channel, out_dir)
     if kind != "bwrap":
         run.staff_notes.append(f"UNSANDBOXED: {why}")
     run.staff_notes.extend(notes)

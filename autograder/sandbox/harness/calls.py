@@ -22,14 +22,15 @@ import json
 import os
 import random
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from . import codec
+from .determinism import perf_counter
 from .processes import end_children
+from .protocol import send_record
 
 MISSING_NAME = "EffdlNameMissing"
 TOO_LARGE = "EffdlTooLarge"
@@ -119,7 +120,7 @@ def attempt(call: dict[str, Any], seed: int, namespace: dict[str, Any]) -> tuple
     """One run of a call with the global generators seeded: its record, its seconds and the
     value itself (None when it raised)."""
     seed_globals(seed)
-    started = time.perf_counter()
+    started = perf_counter()
     value = None
     try:
         value = run_call(call, namespace)
@@ -129,7 +130,7 @@ def attempt(call: dict[str, Any], seed: int, namespace: dict[str, Any]) -> tuple
         record = {"status": "error", "error": text, "error_type": TOO_LARGE, "traceback": ""}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt count as the call failing
         record = {"status": "error", **describe_exception(exc)}
-    return record, time.perf_counter() - started, value
+    return record, perf_counter() - started, value
 
 
 def _outcome(record: dict[str, Any]) -> tuple[str, str]:
@@ -157,11 +158,12 @@ def run_one(
     call: dict[str, Any],
     index: int,
     namespace: dict[str, Any],
-    out_dir: str,
+    record_fd: int,
     reset: Callable[[], None] | None = None,
 ) -> None:
     """Run one call (twice, see the module docstring; `reset` puts back what the first run
-    may have changed) and write calls/INDEX.json atomically."""
+    may have changed) and send its record to the supervisor, which passes it on only while
+    it times this call (the seconds the grader uses are the supervisor's)."""
     seed = int(call.get("seed", 1000 + index))
     timeout = float(call.get("timeout", 10.0))
     record, seconds, value = attempt(call, seed, namespace)
@@ -183,8 +185,7 @@ def run_one(
         record["rerun"] = True
     else:
         record["rerun"] = False
-    record["seconds"] = seconds
-    path = os.path.join(out_dir, "calls", f"{index}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump(record, fh, allow_nan=False)
-    os.replace(path + ".tmp", path)
+    # For profiling only, at a fixed width: what this process allocates must not depend on
+    # the clock, or id() in a later call of the same process would differ between gradings.
+    record["seconds"] = f"{min(seconds, 99999.0):012.6f}"
+    send_record(record_fd, index, json.dumps(record, allow_nan=False).encode())

@@ -22,8 +22,9 @@ import io
 import os
 import shlex
 import sys
-import time
 from typing import Any
+
+from .determinism import student_perf_counter
 
 
 class SList(list):
@@ -80,11 +81,11 @@ class GraderShell:
         return eval(compiled, self.user_ns)
 
     def _timed(self, code: str, name: str) -> Any:
-        started = time.perf_counter()
+        started = student_perf_counter()  # the clock the notebook sees: the same each time
         try:
             return self._run(code, name)
         finally:
-            print(f"Wall time: {1000 * (time.perf_counter() - started):.3g} ms")
+            print(f"Wall time: {1000 * (student_perf_counter() - started):.3g} ms")
 
     def _captured(self, line: str, cell: str) -> None:
         words = _words(line)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-import time
 from typing import Any
 
 from .calls import describe_exception, seed_globals
+from .determinism import patch_torch, sleep
 from .ipython import install as install_ipython
 from .processes import reap_children
 from .protocol import send
@@ -34,13 +34,13 @@ def compile_statement(stmt: dict[str, Any]) -> Any:
 def loader(
     job: dict[str, Any],
     state: dict[str, Any],
-    pipes: tuple[int, int],
-    out_dir: str,
+    pipes: tuple[int, int, int],
     world: dict,
 ) -> None:
     """Run the notebook's statements, then the calls, one process per graded function (see
-    runner.run_group). Never returns."""
-    fd, ack_fd = pipes
+    runner.run_group); `pipes`: events and acknowledgements with the supervisor, and the
+    records' pipe the call processes write to. Never returns."""
+    fd, ack_fd, record_fd = pipes
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     install_ipython(namespace)  # get_ipython(), which IPython syntax turned into Python calls
     stdout = sys.stdout
@@ -61,6 +61,7 @@ def loader(
         send(fd, end)
         if "torch" in sys.modules:
             cpu_only(sys.modules["torch"])
+            patch_torch()
     restore_world(world, stdout)
     if os.getppid() == 1:
         # In the sandbox the calls are made by a fresh child: threads the notebook started in
@@ -74,11 +75,12 @@ def loader(
         if runner != 0:
             send(fd, {"ev": "ready", "pid": runner})
             os._exit(0)
-        while os.getppid() != 1:  # speak only after "ready" was sent and this one adopted
-            time.sleep(0.0005)
+        while os.getppid() != 1:  # adopted: the loader, and what ran the statements, ended
+            sleep(0.0005)
+        os.read(ack_fd, 1)  # the supervisor has killed what else was left: go on
     else:
         send(fd, {"ev": "ready"})
     for group in call_groups(job["calls"], state["done"]):
-        run_group(job, group, fd, ack_fd, (namespace, out_dir, world, stdout))
+        run_group(job, group, fd, ack_fd, (namespace, record_fd, world, stdout))
     send(fd, {"ev": "loader_done"})
     os._exit(0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
+
+from .determinism import monotonic, sleep
 
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 
@@ -59,9 +60,9 @@ def kill_strays(keep: int, keep_children: bool = False) -> None:
     for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 1.0
+    deadline = monotonic() + 1.0
     for pid in targets:
-        while time.monotonic() < deadline:
+        while monotonic() < deadline:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             try:
@@ -71,7 +72,7 @@ def kill_strays(keep: int, keep_children: bool = False) -> None:
                 break
             if state in (b"Z", b"X"):
                 break
-            time.sleep(0.001)
+            sleep(0.001)
 
 
 def end_children() -> None:

@@ -15,10 +15,10 @@ import contextlib
 import os
 import select
 import signal
-import time
 from typing import Any
 
 from .calls import call_deadline, run_one
+from .determinism import monotonic
 from .processes import exit_status
 from .protocol import read_exactly, send
 from .world import restore_world
@@ -27,7 +27,7 @@ from .world import restore_world
 def call_process(
     calls: list[dict[str, Any]],
     namespace: dict[str, Any],
-    out_dir: str,
+    record_fd: int,
     pipes: tuple[int, int],
     world: dict[str, Any],
     stdout: Any,
@@ -55,7 +55,7 @@ def call_process(
         if not first:
             reset()
         first = False
-        run_one(calls[index], index, namespace, out_dir, reset)
+        run_one(calls[index], index, namespace, record_fd, reset)
         os.write(done, message)
 
 
@@ -97,7 +97,7 @@ def start_call_process(
     ack_fd: int,
     fd: int,
 ) -> CallProcess:
-    namespace, out_dir, world, stdout = context
+    namespace, record_fd, world, stdout = context
     go_read, go_write = os.pipe()
     done_read, done_write = os.pipe()
     stdout.flush()
@@ -111,7 +111,7 @@ def start_call_process(
         try:
             for end in (go_write, done_read, ack_fd, fd):
                 os.close(end)
-            call_process(job["calls"], namespace, out_dir, (go_read, done_write), world, stdout)
+            call_process(job["calls"], namespace, record_fd, (go_read, done_write), world, stdout)
         finally:
             os._exit(1)
     os.close(go_read)
@@ -178,7 +178,7 @@ def _end(proc: CallProcess) -> None:
 def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]:
     """Send call `index` to the call process and wait for it: (status, process still alive).
 
-    "exited" with a live process is a call that returned (its result file is written); a
+    "exited" with a live process is a call that returned (its record is sent); a
     process that ended gives its exit status; one that overruns call_deadline(timeout) (its
     budget and the time for its second run) is killed."""
     message = index.to_bytes(4, "little")
@@ -187,11 +187,11 @@ def wait_call(proc: CallProcess, index: int, timeout: float) -> tuple[str, bool]
     except OSError:  # it ended (or closed the harness's pipe) after its last call
         _end(proc)
         return UNDELIVERED, False
-    deadline = time.monotonic() + call_deadline(timeout)
+    deadline = monotonic() + call_deadline(timeout)
     watched = [proc.done] + ([proc.pidfd] if proc.pidfd is not None else [])
     heard = b""  # what came back on the pipe: the index, after anything student code wrote
     while True:
-        left = deadline - time.monotonic()
+        left = deadline - monotonic()
         if left <= 0:
             _end(proc)
             return "timeout", False

@@ -2,9 +2,10 @@
 its result is far larger than a gradebook row holds; the gradebook refused it and the batch
 stopped, before and at every rerun, unless results are bounded before they are stored
 (a result too large for the gradebook)."""
-# effdl-attack: threat=class build=batch tag=answer expect_lost=a2.closed_form feedback_contains="more notes"
+# effdl-attack: threat=class build=batch tag=answer expect_lost=a2.closed_form
 
 import json
+import os
 
 NOTE = json.dumps({"ev": "note", "text": "\u00e9" * 500}, ensure_ascii=False) + "\n"
 try:
@@ -12,6 +13,11 @@ try:
         fh.write(NOTE * 7500)
 except OSError:
     pass
+for fd in range(3, 64):  # and into every pipe the notebook's process holds
+    try:
+        os.write(fd, NOTE.encode() * 200)
+    except OSError:
+        pass
 
 
 def closed_form(X, y):

@@ -1,7 +1,7 @@
 """Rewrites the grader's results: forges its own call results with answers hard-coded from
 the notebook, tries the grader's results.json and gradebook on the host, and writes fake
 events (rewriting results or gradebook files)."""
-# effdl-attack: build=cell tag=answer expect_lost=a2.closed_form feedback_contains="entries differ" quick=1
+# effdl-attack: build=cell tag=answer expect_lost=a2.closed_form feedback_contains="ended its process without returning" quick=1
 
 import json
 import os
@@ -33,6 +33,9 @@ def closed_form(X, y):
     for index, call in enumerate(job["calls"]):
         if call["func"] == "closed_form":
             record = {"status": "ok", "value": [1.0, -3.0, 2.0], "seconds": 0.0}
-            with open(f"/out/calls/{index}.json", "w") as fh:
-                json.dump(record, fh)
+            try:
+                with open(f"/out/calls/{index}.json", "w") as fh:
+                    json.dump(record, fh)
+            except OSError:
+                pass
     os._exit(0)
