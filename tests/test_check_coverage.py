@@ -64,6 +64,24 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "an asymmetric hidden X: X^-T y != X^-1 y by >= 0.1",
     ),
+    "csc_ignores_pe": (
+        "a4.csc_encode",
+        ["a4.enc.lecture", "a4.enc.pe"],
+        "each",
+        "n_pe > 1: the other PEs' rows hold nonzeros",
+    ),
+    "csc_pe_blocks": (
+        "a4.csc_encode",
+        ["a4.enc.lecture", "a4.enc.pe"],
+        "each",
+        "n_pe > 1 and pe's rows interleaved with the others'",
+    ),
+    "csc_pe_counts_other_rows": (
+        "a4.csc_encode",
+        ["a4.enc.lecture", "a4.enc.pe"],
+        "each",
+        "zeros and nonzeros of other PEs' rows between two of this PE's entries",
+    ),
     "csc_absolute_rows": (
         "a4.csc_encode",
         PROBES,
@@ -380,6 +398,12 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     "ste_not_scaled_back": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
     "ste_symmetric_wrong_levels": ("b4.ste_symmetric", ["b4.ste.sym3"], "each", "bit 3"),
     "ste_wrong_bit_width": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
+    "ste_range_with_zeros_restored": (
+        "b4.ste_zeros",
+        ["b4.ste.zeros_one_sign3"],
+        "each",
+        "nonzero weights of one sign: 0 is outside their range",
+    ),
     "ste_zeros_not_kept": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
     "tf_b1_flipped": ("b1.true_false", ["b1.tf"], "each", "the key"),
 }

@@ -516,3 +516,81 @@ def test_records_forged_by_student_code_are_never_taken(tmp_path: Path) -> None:
     calls = [Call("a", "first"), Call("b", "second")]
     _, output = run(tmp_path, [("answer", source)], calls)
     assert [(c.status, c.value) for c in output.calls] == [("ok", 1), ("ok", 2)]
+
+
+@needs_bwrap
+def test_the_kernel_key_store_is_closed_and_str_hashes_repeat(tmp_path: Path) -> None:
+    """Keys belong to a uid, and a worker's uid grades one submission after another: add_key
+    must fail inside the sandbox (seccomp), or one submission could leave data for the next.
+    And PYTHONHASHSEED must take effect (the harness is not started with -E), or the order of
+    a set of strings would differ between gradings."""
+    body = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+added = libc.syscall(248 if os.uname().machine == 'x86_64' else 217, b'user', b'effdl-probe',
+                     b'data', 4, -4)
+return [int(added), ctypes.get_errno(), hash('effdl'), sys.flags.hash_randomization]
+"""
+    first = probe(tmp_path / "a", body)
+    again = probe(tmp_path / "b", body)
+    assert first[:2] == [-1, 1], f"add_key was not refused with EPERM: {first}"
+    assert first[3] == 0 and first[2] == again[2], (first, again)
+
+
+def test_the_key_store_filter_is_well_formed() -> None:
+    """Each program ends in ALLOW then DENY, and every jump lands inside it."""
+    import struct
+
+    from autograder.sandbox import seccomp
+
+    for machine in seccomp.KEY_CALLS:
+        program = seccomp.key_store_filter(machine)
+        insns = [struct.unpack("=HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
+        assert insns[-2] == (seccomp.RET_K, 0, 0, seccomp.SECCOMP_RET_ALLOW)
+        assert insns[-1] == (seccomp.RET_K, 0, 0, seccomp.SECCOMP_RET_ERRNO | seccomp.EPERM)
+        for i, (code, jt, jf, _k) in enumerate(insns):
+            if code != seccomp.RET_K:
+                assert i + 1 + max(jt, jf) < len(insns)
+    assert seccomp.key_store_filter("sparc") is None
+
+
+@needs_bwrap
+def test_a_child_the_runner_did_not_make_cannot_outlive_its_call(tmp_path: Path) -> None:
+    """A process student code makes a child of the runner (clone with CLONE_PARENT) is not
+    the call process the supervisor spares: it is killed before the next call, so it cannot
+    answer another function's call."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the raw clone call is x86-64's")
+    first = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+def sibling():
+    pid = libc.syscall(56, 0x00008000 | 17, 0, 0, 0, 0)  # clone(CLONE_PARENT | SIGCHLD)
+    if pid == 0:
+        os.setsid()
+        with open('/tmp/sibling-alive', 'w') as fh:
+            fh.write(str(os.getpid()))
+        time.sleep(30)
+        os._exit(0)
+    time.sleep(0.3)
+    return 'made' if pid > 0 else 'failed'
+"""
+    second = """
+def later():
+    import os, time
+    time.sleep(0.5)
+    try:
+        pid = int(open('/tmp/sibling-alive').read())
+    except OSError:
+        return 'no sibling'
+    try:
+        with open(f'/proc/{pid}/stat') as fh:
+            state = fh.read().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return 'gone'
+    return 'gone' if state in ('Z', 'X') else 'alive'  # a killed child not yet reaped is Z
+"""
+    calls = [Call("a", "sibling", timeout=10), Call("b", "later", timeout=10)]
+    _, output = run(tmp_path, [("answer", first), ("answer", second)], calls)
+    assert output.calls[0].value == "made", output.calls[0]
+    assert output.calls[1].value == "gone", output.calls[1]

@@ -31,6 +31,13 @@ def explain_result(func: str, result: CallResult) -> str:
             "generator it is given (or the global ones, which the grader seeds), never "
             "os.urandom, the clock or a fresh unseeded generator."
         )
+    if status == "changed_inputs":
+        what = error.partition(": ")[2] or error
+        return (
+            f"`{func}`: {what}; the problem says its inputs are never changed. Work on new "
+            "arrays (e = e + g, or np.array(e, dtype=float) first), not with += or [...] = on "
+            "an argument."
+        )
     if status == "too_large":
         return f"`{func}`: {error}."
     if status == "timeout":

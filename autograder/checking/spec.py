@@ -48,6 +48,8 @@ class Call:
     `returns` is what one call must return (with repeat, each of the N values); `seed`, when
     given, seeds Python's, numpy's and torch's global generators before the call instead of
     the id (two calls with one seed and one Rng start from the same generator state).
+    `pure`: the problem says the function does not change its inputs; one it changed in
+    place makes the call fail, naming the argument.
     """
 
     id: str
@@ -59,6 +61,7 @@ class Call:
     timeout: float = 10.0
     returns: Spec | None = None
     seed: int | None = None
+    pure: bool = False
 
 
 # (variant, seed) -> calls; a calls function of fixed inputs may take the variant only.

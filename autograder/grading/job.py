@@ -39,6 +39,7 @@ def job_data(manifest: Manifest, statements: list[dict[str, Any]], calls: list[C
                 "repeat": call.repeat,
                 "timeout": call.timeout,
                 "seed": call_seed(call.id) if call.seed is None else int(call.seed),
+                "pure": call.pure,
             }
             for call in calls
         ],

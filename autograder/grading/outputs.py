@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.sandbox.harness import protocol
-from autograder.sandbox.harness.calls import MISSING_NAME, NOT_REPRODUCIBLE, TOO_LARGE
+from autograder.sandbox.harness.calls import (
+    CHANGED_INPUTS,
+    MISSING_NAME,
+    NOT_REPRODUCIBLE,
+    TOO_LARGE,
+)
 from autograder.sandbox.harness.codec import (
     VALUE_BYTES_CAP,
     VALUE_ITEMS_CAP,
@@ -45,7 +50,8 @@ TOO_LARGE_MESSAGE = "it returned a value too large to check (graded results are 
 @dataclass
 class CallResult:
     """What became of one call: status is ok, error, missing, timeout, crashed, not_run,
-    too_large (its value is over the caps) or not_reproducible (two runs differed)."""
+    too_large (its value is over the caps), not_reproducible (two runs differed) or
+    changed_inputs (a pure call changed an argument in place)."""
 
     status: str
     value: Any = None
@@ -217,6 +223,7 @@ def _call_result(
                 MISSING_NAME: "missing",
                 TOO_LARGE: "too_large",
                 NOT_REPRODUCIBLE: "not_reproducible",
+                CHANGED_INPUTS: "changed_inputs",
             }.get(str(record.get("error_type")), "error")
             tb = clean_text(str(record.get("traceback", ""))[:4000])
             return CallResult(status, error=error, traceback=tb)

@@ -18,10 +18,12 @@ from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parent / "harness"
 # How the sandbox starts the harness: the job folder (first argument) goes first on the
-# import path; the supervisor takes it off again once the harness and the fixtures are in.
+# import path, and the working folder ("" where Python < 3.11 put it, without -P) is taken
+# off before anything is imported; the supervisor takes the job folder off again once the
+# harness and the fixtures are in.
 LAUNCH = (
-    "import sys; sys.path.insert(0, sys.argv[1]); import harness.supervisor as s; "
-    "s.main(sys.argv[1:])"
+    "import sys; sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ('', '.')]; "
+    "import harness.supervisor as s; s.main(sys.argv[1:])"
 )
 
 

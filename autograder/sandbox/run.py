@@ -21,17 +21,19 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import random
 import resource
 import select
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import bwrap, cgroups
+from autograder.sandbox import bwrap, cgroups, seccomp
 from autograder.sandbox.harness import protocol
 from autograder.sandbox.install import LAUNCH
 from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
@@ -295,7 +297,11 @@ def _run_harness(
     if not _fixed_addresses():
         notes.append("address randomization could not be turned off: id()-based values vary")
     exe, sites = bwrap.python_paths()
-    harness_args = [exe, "-I", "-S"]
+    # Not -I: it implies -E, which would ignore the PYTHONHASHSEED the environment sets (and
+    # str hashes, so set orders, would differ between gradings). The environment is the
+    # grader's own (bwrap --clearenv), so -E guards nothing; -s and -P (3.11+) keep the user
+    # site and the working folder off the import path, as -I did.
+    harness_args = [exe, "-s", "-S", *(["-P"] if sys.version_info >= (3, 11) else [])]
     site_arg = os.pathsep.join(sites)
     watched: list[Path] = []  # folders of the grader's disk the submission can write to
     fixed_binds = [("ro", str(path), where) for where, path in fixed.items()]
@@ -311,6 +317,11 @@ def _run_harness(
         cmd = ["bwrap", *bwrap.mounts([*binds, *fixed_binds], ["--bind", str(tmp_dir), "/tmp"])]
         harness_dirs = ["/grader", "/submission", site_arg]
         watched += [work_dir, tmp_dir]
+    filter_fd = seccomp.filter_fd() if kind == "bwrap" else None
+    if filter_fd is not None:
+        cmd += ["--seccomp", str(filter_fd)]
+    elif kind == "bwrap":
+        notes.append(f"no seccomp filter for {platform.machine()}: the key store is open")
     if kind == "bwrap":
         cmd += [*bwrap.process_args(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
         child_uid = None
@@ -336,15 +347,20 @@ def _run_harness(
     timed_out = overflow = False
     # The sandbox's stdout (the supervisor's channel) and stderr go to pipes read here, never
     # to a file: a file would be a place on the grader's disk that nothing watches.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=work_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
-    )
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=work_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=() if filter_fd is None else (filter_fd,),
+            preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
+        )
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
     channel = _Drain(proc.stdout, protocol.CHANNEL_CAP)
     output = _Drain(proc.stderr, STDERR_KEPT)
     # Wait, watching what the run writes to the grader's disk (where any of it is on it).

@@ -77,7 +77,8 @@ def topk_compress(g: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     """Top-k sparsification: keep the k = topk_count(n, ratio) entries of g of largest |g_i|.
 
     g: (n,) or (n, 1); ratio in (0, 1]. Returns (indices, values): int64 indices of shape
-    (k,) in increasing order and the float64 values g[indices]. The selection is by
+    (k,), here in increasing order (any order is correct, each index once), and the float64
+    values g[indices]. The selection is by
     magnitude, not by signed value; among entries of equal |g_i| any choice is correct (this
     one keeps the lower indices). Message size: `topk_bytes(k)`.
     """

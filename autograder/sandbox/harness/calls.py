@@ -8,6 +8,9 @@ RERUN_SHARE of its time budget is not made again (its record says so): the runne
 each call call_deadline(timeout) seconds in all, enough for the second run. A call of
 `repeat` draws is made again for its first RERUN_DRAWS draws.
 
+A call marked "pure" must leave its inputs as it found them: an argument it changed in
+place makes the call an error (EffdlChangedInputs) that names the argument.
+
 Modes: "call" calls func(*args, **kwargs) (`repeat` times with fresh copies of the inputs
 and one shared generator, returning the list); "value" returns a name's value
 (TF_ANSWERS); any other mode is an assignment's fixture (see `register_fixtures`): a
@@ -18,6 +21,7 @@ small net) and returns plain data.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import random
@@ -35,6 +39,7 @@ from .protocol import send_record
 MISSING_NAME = "EffdlNameMissing"
 TOO_LARGE = "EffdlTooLarge"
 NOT_REPRODUCIBLE = "EffdlNotReproducible"
+CHANGED_INPUTS = "EffdlChangedInputs"
 RERUN_SHARE = 0.25  # a call that took at most this share of its budget is made a second time
 RERUN_DRAWS = 20  # draws of a `repeat` call made the second time
 MODES: dict[str, Callable[[Any, Any], Any]] = {}
@@ -43,6 +48,54 @@ SUBMITTED: list[str] = []  # support modules beside the notebook that may define
 
 class EffdlNameMissing(LookupError):
     """A graded name the submission does not define."""
+
+
+class EffdlChangedInputs(Exception):
+    """A pure call changed an argument in place."""
+
+
+def _same_input(before: Any, after: Any) -> bool:
+    """Whether an input (as the grader made it: arrays, tensors, numbers, lists of them)
+    is unchanged: same shape and dtype, and equal entries (NaN equal to NaN)."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(before, np.ndarray):
+        return (
+            isinstance(after, np.ndarray)
+            and before.shape == after.shape
+            and before.dtype == after.dtype
+            and bool(np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+        )
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(before, torch.Tensor):
+        return isinstance(after, torch.Tensor) and _same_input(before.numpy(), after.numpy())
+    if isinstance(before, list | tuple):
+        return (
+            type(before) is type(after)
+            and len(before) == len(after)
+            and all(_same_input(b, a) for b, a in zip(before, after))
+        )
+    return True  # numbers, strings, generators: nothing a function can change in place
+
+
+def _arg_name(target: Any, index: int) -> str:
+    """The name of target's positional parameter `index`, as `name` (else "argument i")."""
+    try:
+        params = list(inspect.signature(target).parameters)
+        return f"`{params[index]}`"
+    except (TypeError, ValueError, IndexError):
+        return f"argument {index + 1}"
+
+
+def _call_pure(target: Any, args: list, kwargs: dict) -> Any:
+    """target(*args, **kwargs), then EffdlChangedInputs if it changed an input."""
+    kept_args = [copy.deepcopy(a) for a in args]
+    kept = {k: copy.deepcopy(v) for k, v in kwargs.items() if k != "rng"}
+    value = target(*args, **kwargs)
+    changed = [_arg_name(target, i) for i, a in enumerate(kept_args) if not _same_input(a, args[i])]
+    changed += [f"`{k}`" for k, v in kept.items() if not _same_input(v, kwargs[k])]
+    if changed:
+        raise EffdlChangedInputs(f"it changed its input ({', '.join(changed)}) in place")
+    return value
 
 
 def register_fixtures(modules: list[ModuleType], submitted: list[str]) -> None:
@@ -76,13 +129,14 @@ def run_call(call: dict[str, Any], namespace: dict[str, Any]) -> Any:
         return target
     if mode == "call":
         repeat = int(call.get("repeat", 1))
+        run = _call_pure if call.get("pure") else lambda f, a, k: f(*a, **k)
         if repeat == 1:
-            return target(*args, **kwargs)
+            return run(target, args, kwargs)
         out = []
         for _ in range(repeat):  # fresh copies of the inputs, one shared generator
             again = [copy.deepcopy(a) for a in args]
             fresh = {k: v if k == "rng" else copy.deepcopy(v) for k, v in kwargs.items()}
-            out.append(target(*again, **fresh))
+            out.append(run(target, again, fresh))
         return out
     if mode in MODES:
         return MODES[mode](target, kwargs)

@@ -48,15 +48,17 @@ def parent_of(pid: int) -> int:
         return -1
 
 
-def kill_strays(keep: int, keep_children: bool = False) -> None:
-    """Before a call: kill what the notebook or earlier calls left running (not the loader,
-    nor with keep_children the runner's own call process: its only children are those).
-    The killed processes are reaped by their parents or, orphaned, by the supervisor."""
+def kill_strays(keep: int, spare: int = 0) -> None:
+    """Before a call: kill what the notebook or earlier calls left running: every process
+    but the loader or runner `keep`, and `spare`, the runner's call process of the function
+    whose calls go on (only it, and only as the runner's child: any other child of the
+    runner, made by student code, is killed too). The killed processes are reaped by their
+    parents or, orphaned, by the supervisor."""
     if os.getpid() != 1:
         return
     targets = sandbox_pids(keep)
-    if keep_children:
-        targets = [pid for pid in targets if parent_of(pid) != keep]
+    if spare > 1:
+        targets = [pid for pid in targets if not (pid == spare and parent_of(pid) == keep)]
     for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)

@@ -133,7 +133,11 @@ def run_group(
         for index in group:
             call = job["calls"][index]
             timeout = float(call.get("timeout", job.get("call_timeout", 10.0)))
-            send(fd, {"ev": "call_start", "n": index, "timeout": timeout})
+            if proc is not None and not _alive(proc):
+                proc.close()
+                proc = None
+            keep = proc.pid if proc is not None else 0  # the one process the supervisor spares
+            send(fd, {"ev": "call_start", "n": index, "timeout": timeout, "keep": keep})
             os.read(ack_fd, 1)  # the supervisor has cleared away other processes
             for _attempt in range(2):  # again in a fresh process if it ended between calls
                 if proc is not None and not _alive(proc):

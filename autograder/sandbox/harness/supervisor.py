@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import sys
 from typing import Any
 
@@ -125,6 +126,9 @@ def main(argv: list[str]) -> None:
     itself not dumpable (student code runs as the same uid, in processes forked from it) and
     takes its stdout for the channel to the grader: from then on its fd 1 is its stderr."""
     make_undumpable()
+    # PID 1 gets only the signals it handles: Python's own SIGINT handler would let student
+    # code end the supervisor with os.kill(1, SIGINT). The loaders restore it for themselves.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel_fd = os.dup(1)
     os.dup2(2, 1)
     sys.path.extend(p for p in argv[2].split(os.pathsep) if p)

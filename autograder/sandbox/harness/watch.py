@@ -67,6 +67,7 @@ class Watch:
             # the channel to the grader.
             for fd in (ev_read, out_read, ack_write, rec_read, self.channel.fd):
                 os.close(fd)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python
             os.dup2(out_write, 1)
             os.dup2(out_write, 2)
             sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
@@ -201,7 +202,7 @@ class Watch:
                 return False
             if not 0 <= ident < len(job_calls) or ident in done:
                 return False
-            self._open_call(ident)
+            self._open_call(ident, event.get("keep"))
         elif kind == "call_end":
             if self.current is None or self.current[:2] != ("call", ident):
                 return False
@@ -232,10 +233,10 @@ class Watch:
         self.channel.event({"ev": "ready"})
         return True
 
-    def _open_call(self, index: int) -> None:
+    def _open_call(self, index: int, spare: Any) -> None:
         self._drain_records(accept=False)
         self.records.reset()
-        kill_strays(keep=self.pid, keep_children=True)
+        kill_strays(keep=self.pid, spare=spare if isinstance(spare, int) else 0)
         deadline = calls.call_deadline(float(self.job["calls"][index].get("timeout", 10.0)))
         now = monotonic()
         self.call = (index, now, now + deadline + RECORD_SLACK)

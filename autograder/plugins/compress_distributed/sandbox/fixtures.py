@@ -76,12 +76,30 @@ def _recording(name: str, seen: list[np.ndarray]) -> Callable[[Any], np.ndarray]
     return call
 
 
+class EffdlChangedInputs(Exception):
+    """A function changed an input the problem says it leaves alone (named as the harness's
+    own error for pure calls, so that the grader reports both the same way)."""
+
+
+def _unchanged(passed: dict[str, np.ndarray], kept: dict[str, np.ndarray]) -> None:
+    """Raise EffdlChangedInputs naming every input that no longer equals its copy."""
+    changed = [
+        f"`{name}`"
+        for name, array in passed.items()
+        if array.shape != kept[name].shape or not np.array_equal(array, kept[name], equal_nan=True)
+    ]
+    if changed:
+        raise EffdlChangedInputs(f"it changed its input ({', '.join(changed)}) in place")
+
+
 def run_ef_step(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """fn(g, e, roundtrip): what it returned and the vectors it handed the compressor."""
+    """fn(g, e, roundtrip): what it returned and the vectors it handed the compressor (an
+    error if it changed g or e: C2's functions never change their inputs)."""
     seen: list[np.ndarray] = []
     g = np.array(spec["g"], dtype=np.float64)
     e = np.array(spec["e"], dtype=np.float64)
     returned = fn(g, e, _recording(spec["roundtrip"], seen))
+    _unchanged({"g": g, "e": e}, {"g": np.array(spec["g"]), "e": np.array(spec["e"])})
     return {"returned": returned, "seen": seen}
 
 
@@ -92,8 +110,14 @@ def run_ef_run(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     rt = _recording(spec["roundtrip"], seen)
     if spec.get("e0") is None:
         returned = fn(grads, rt)
+        _unchanged({"grads": grads}, {"grads": np.array(spec["grads"])})
     else:
-        returned = fn(grads, rt, np.array(spec["e0"], dtype=np.float64))
+        e0 = np.array(spec["e0"], dtype=np.float64)
+        returned = fn(grads, rt, e0)
+        _unchanged(
+            {"grads": grads, "e0": e0},
+            {"grads": np.array(spec["grads"]), "e0": np.array(spec["e0"])},
+        )
     return {"returned": returned, "seen": seen}
 
 
@@ -106,15 +130,17 @@ def run_dgc(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     u, v = np.zeros(n), np.zeros(n)
     steps: list[Any] = []
     for t, g in enumerate(grads):
+        passed = {"g": g.copy(), "u": u.copy(), "v": v.copy()}
         out = fn(
-            g.copy(),
-            u.copy(),
-            v.copy(),
+            passed["g"],
+            passed["u"],
+            passed["v"],
             spec["ratio"],
             spec["momentum"],
             spec["clip_norm"],
             spec["n_workers"],
         )
+        _unchanged(passed, {"g": g, "u": u, "v": v})
         steps.append(out)
         try:
             if len(out) != 4:

@@ -33,6 +33,57 @@ ENCODING = Tuple(
     Array((None,)), Array((None,), whole=True), Array((None,), whole=True), names=("v", "z", "p")
 )
 PROBE_SHAPES = (((12, 6), 1, 0.25), ((16, 5), 3, 0.2), ((20, 4), 2, 0.1))
+PE_PROBE = ((18, 5), 2, 0.3, 3)  # shape, index bits, density, number of PEs
+
+
+def draw_pe_probe(seed: int) -> tuple[np.ndarray, int, int, int]:
+    """A hidden matrix for the multi-PE form, (M, bits, n_pe, pe), redrawn until every
+    catalogued multi-PE mistake gets it wrong."""
+    rng = np.random.default_rng([seed, 4])
+    (rows, cols), bits, density, n_pe = PE_PROBE
+    while True:
+        M = _probe(rng, (rows, cols), density)
+        pe = int(rng.integers(1, n_pe))
+        want = ref.csc_encode(M, bits, n_pe, pe)
+        if all(_differs(_wrong_pe(M, bits, n_pe, pe, kind), want) for kind in PE_CAUSES):
+            return M, bits, n_pe, pe
+
+
+def _wrong_pe(M: np.ndarray, bits: int, n_pe: int, pe: int, kind: str) -> tuple:
+    """What a catalogued multi-PE mistake returns."""
+    if kind == "ignored":
+        return ref.csc_encode(M, bits)
+    if kind == "blocks":  # PE k takes a contiguous block of rows
+        size = -(-M.shape[0] // n_pe)
+        return ref.csc_encode(M[pe * size : (pe + 1) * size], bits)
+    # "all_zeros": z counts the zeros of every row since the previous own entry
+    v, z, p = [], [], [0]
+    cap = 2**bits - 1
+    for j in range(M.shape[1]):
+        zeros = 0
+        for i in range(M.shape[0]):
+            if i % n_pe != pe or M[i, j] == 0:
+                zeros += 1
+                continue
+            while zeros > cap:
+                v.append(0.0)
+                z.append(cap)
+                zeros -= cap + 1
+            v.append(M[i, j])
+            z.append(zeros)
+            zeros = 0
+        p.append(len(v))
+    return np.array(v), np.array(z), np.array(p)
+
+
+PE_CAUSES = {
+    "ignored": "n_pe and pe were ignored: every row was encoded, not only the rows i with "
+    "i % n_pe == pe.",
+    "blocks": "the PE's rows were taken as a contiguous block; PE k owns rows k, k + n_pe, "
+    "k + 2 n_pe, ...",
+    "all_zeros": "z counted the zeros in other PEs' rows too; it counts the zeros of this "
+    "PE's own rows only.",
+}
 
 
 def _probe(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
@@ -159,12 +210,12 @@ def _pointer_ok(p: np.ndarray, p_ref: np.ndarray) -> bool:
 
 
 def _encode_problem(case: Case, label: str) -> str:
-    M, bits = case.args
+    M, bits, n_pe, pe = (*case.args, 1, 0)[:4]
     try:
         v, z, p = case.value
     except CheckFailure as exc:
         return f"{label}: {exc}"
-    v_ref, z_ref, p_ref = ref.csc_encode(M, bits)
+    v_ref, z_ref, p_ref = ref.csc_encode(M, bits, n_pe, pe)
     ok_v = v.shape == v_ref.shape and np.allclose(v, v_ref, rtol=0, atol=1e-9)
     ok_z = z.shape == z_ref.shape and np.array_equal(z, z_ref)
     if ok_v and ok_z and _pointer_ok(p, p_ref):
@@ -183,6 +234,15 @@ def _encode_problem(case: Case, label: str) -> str:
         diff = [i for i in range(n) if v[i] != v_ref[i] or (i < z.size and z[i] != z_ref[i])]
         first = diff[0] if diff else n
         lines.append(f"  first differing entry: index {first}")
+    if n_pe > 1:
+        for kind, cause in PE_CAUSES.items():
+            if not _differs((v, z, p), _wrong_pe(M, bits, n_pe, pe, kind)) or (
+                not _differs((v, z), _wrong_pe(M, bits, n_pe, pe, kind)[:2])
+                and _pointer_ok(p, _wrong_pe(M, bits, n_pe, pe, kind)[2])
+            ):
+                lines.append(f"  Likely cause: {cause}")
+                break
+        return "\n".join(lines)
     for kind, cause in MISTAKE_CAUSES.items():
         wv, wz, wp = _wrong_encode(M, bits, kind)
         if (
@@ -203,9 +263,13 @@ def encode_calls(variant: dict, seed: int) -> list[Call]:
         Call("a4.enc.own", "csc_encode", (M, int(a4["index_bits"])), returns=ENCODING),
         Call("a4.enc.paper", "csc_encode", (PAPER_COLUMN, 4), returns=ENCODING),
     ]
-    return out + [
+    out += [
         Call(f"a4.enc.probe{i}", "csc_encode", (P, b), returns=ENCODING)
         for i, (P, b) in enumerate(draw_probes(seed))
+    ]
+    return out + [
+        Call("a4.enc.lecture", "csc_encode", (ref.lecture_matrix(), 4, 4, 0), returns=ENCODING),
+        Call("a4.enc.pe", "csc_encode", draw_pe_probe(seed), returns=ENCODING),
     ]
 
 
@@ -214,6 +278,11 @@ def _encode_label(case: Case) -> str:
         return "csc_encode(your A4.1 matrix)"
     if case.id == "a4.enc.paper":
         return "csc_encode(the EIE paper's column)"
+    if case.id == "a4.enc.lecture":
+        return "csc_encode(the lecture's 16x8 matrix, n_pe=4, pe=0)"
+    if case.id == "a4.enc.pe":
+        rows, cols = case.args[0].shape
+        return f"csc_encode({rows}x{cols} hidden matrix, n_pe={case.args[2]}, pe={case.args[3]})"
     rows, cols = case.args[0].shape
     return f"csc_encode({rows}x{cols} hidden matrix)"
 
@@ -232,7 +301,7 @@ def test_encode(sub: Sub) -> None:
         if problem:
             raise CheckFailure(problem)
 
-    weights = [0.4, 0.2] + [0.4 / len(PROBE_SHAPES)] * len(PROBE_SHAPES)
+    weights = [0.3, 0.15] + [0.3 / len(PROBE_SHAPES)] * len(PROBE_SHAPES) + [0.1, 0.15]
     credit_parts(sub.cases(), encoding, weights)
 
 

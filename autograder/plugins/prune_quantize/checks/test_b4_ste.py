@@ -34,6 +34,7 @@ GROUPS = {  # name: (bit, symmetric, group); the tensors are drawn per submissio
     "asym4": (4, False, "asym"),
     "zeros3": (3, False, "zeros"),
     "zeros2": (2, False, "zeros"),
+    "zeros_one_sign3": (3, False, "zeros"),
     "sym3": (3, True, "sym"),
     "sym4_zeros": (4, True, "sym"),
     "none": (None, False, "given"),
@@ -53,8 +54,8 @@ def _tensor(rng: np.random.Generator, n: int, zeros: float = 0.0, scale: float =
 
 def draw_cases(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Every STE case's tensor (and upstream gradient, for the backward cases) for one
-    submission: dense and 40%-sparse tensors, a 5x6 one, equal weights beside a zero, all
-    zeros, and for backward a sparse tensor with |w| and |upstream| inside [-1, 1] and one
+    submission: dense and 40%-sparse tensors, a sparse one whose nonzero weights share a
+    sign, a 5x6 one, equal weights beside a zero, all zeros, and for backward a sparse tensor with |w| and |upstream| inside [-1, 1] and one
     with both spread over about [-4, 4]."""
     rng = np.random.default_rng(seed)
     dense, sparse = _tensor(rng, 40), _tensor(rng, 40, zeros=0.4)
@@ -79,6 +80,11 @@ def draw_cases(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     small = np.clip(_tensor(rng, 40, zeros=0.4), -0.95, 0.95)
     out["backward"] = (small, np.clip(_tensor(rng, 40), -0.95, 0.95))
     out["backward_large"] = (_tensor(rng, 40, zeros=0.4, scale=2.0), _tensor(rng, 40, scale=2.0))
+    # Nonzero weights of one sign, all at least 0.1 from zero: a range taken with the
+    # zeros in it starts at 0, not at the smallest weight, and every level moves.
+    one_sign = np.abs(_tensor(rng, 40, zeros=0.4))
+    one_sign[one_sign != 0] += np.float32(0.1)
+    out["zeros_one_sign3"] = (one_sign * np.float32(rng.choice([-1.0, 1.0])), None)
     return out
 
 
@@ -197,14 +203,14 @@ def _mistakes(w, bit, sym) -> list[Mistake]:
             lambda: _plain(w, bit, sym, "inverted"),
         ),
         Mistake(
-            "zeros were not kept: compute the range from the nonzero weights and multiply "
-            "by the nonzero mask.",
-            lambda: _plain(w, bit, sym, "none"),
-        ),
-        Mistake(
             "the range included the zeros but the zeros were restored afterwards; use the "
             "nonzero weights for alpha and beta.",
             lambda: np.where(w.reshape(-1) == 0, 0.0, _plain(w, bit, sym, "none")),
+        ),
+        Mistake(
+            "zeros were not kept: compute the range from the nonzero weights and multiply "
+            "by the nonzero mask.",
+            lambda: _plain(w, bit, sym, "none"),
         ),
         Mistake(
             f"2^bit levels were used instead of 2^bit - 1 steps (n = {2**bit}).",
