@@ -276,3 +276,25 @@ def test_an_interrupted_batch_keeps_whole_results_and_says_how_to_resume(
     tmp_path: Path, sig: int
 ) -> None:
     check_interrupted_batch(tmp_path, sig, ["--workers", "2"])
+
+
+def test_a_regrade_that_changes_the_score_of_the_same_content_is_flagged(tmp_path: Path) -> None:
+    """The same bytes graded by the same checks must give the same score; when a regrade
+    does not (answers that depend on threads or timings the sandbox cannot fix), the staff
+    are told, on the result and in the batch's warnings."""
+    import dataclasses
+
+    from autograder.course.settings import Course
+    from autograder.grading.grade import grade_submission
+
+    result = grade_submission(solution_folder(tmp_path / "sub"), ASSIGNMENT, Course(), "ann")
+    with Gradebook.open(tmp_path / "gb.sqlite") as book:
+        book.record(result, "x", None, "arrival", late=False, reason="new", out_dir=None)
+        row = book.current(ASSIGNMENT)["ann"]
+    assert batch.regrade_changed(row, result) == ""
+    lower = dataclasses.replace(row, score=row.score - 3)
+    message = batch.regrade_changed(lower, result)
+    assert "same content and the same checks" in message and f"{row.score - 3:g}" in message
+    other = dataclasses.replace(lower, content_hash="another")
+    assert batch.regrade_changed(other, result) == ""  # changed content: a new grade is expected
+    assert batch.regrade_changed(None, result) == ""

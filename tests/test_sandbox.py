@@ -594,3 +594,19 @@ def later():
     _, output = run(tmp_path, [("answer", first), ("answer", second)], calls)
     assert output.calls[0].value == "made", output.calls[0]
     assert output.calls[1].value == "gone", output.calls[1]
+
+
+@needs_bwrap
+def test_os_times_and_uuid1_repeat_between_gradings(tmp_path: Path) -> None:
+    """Two sources the third attacker found varying between gradings of the same bytes,
+    read once at top level (inside a graded call the call-twice check sees them)."""
+    source = (
+        "import os, uuid\n"
+        "_SEEN = [os.times().elapsed, os.times().user, str(uuid.uuid1())]\n\n"
+        "def probe():\n    return _SEEN\n"
+    )
+    values = []
+    for name in ("a", "b"):
+        _, output = run(tmp_path / name, [("answer", source)], [Call("p", "probe")])
+        values.append(output.calls[0].value)
+    assert isinstance(values[0], list) and values[0] == values[1], values

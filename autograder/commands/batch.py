@@ -47,9 +47,10 @@ from autograder import plugin
 from autograder.course import late
 from autograder.course.settings import Course, load_course
 from autograder.course.students import RosterError, check_student_id
-from autograder.gradebook import Gradebook, GradebookError
+from autograder.gradebook import Gradebook, GradebookError, SubmissionRow
 from autograder.grading.intake import load_submission, student_id_from_path
 from autograder.grading.result import GradeResult
+from autograder.grading.score import score_of
 from autograder.publishing.class_scores import lateness_of
 from autograder.publishing.student import publish
 from autograder.sandbox.cleanup import remove_tree
@@ -82,6 +83,7 @@ class Task:
     reason: str
     submitted: late.SubmittedTime
     lateness: late.Lateness
+    previous: SubmissionRow | None = None  # the stored result a regrade replaces
 
 
 @dataclass
@@ -394,7 +396,8 @@ def plan(
             warnings.append(f"left out {entry.path.name}: it cannot be read ({exc.strerror})")
             continue
         standing = late.lateness(settings, entry.student_id, submitted.at, submitted.source)
-        tasks.append(Task(entry, assignment, reason, submitted, standing))
+        previous = row if regrade and row is not None and row.status == "graded" else None
+        tasks.append(Task(entry, assignment, reason, submitted, standing, previous))
     arrivals = sum(t.submitted.source == "arrival" for t in tasks)
     if arrivals and settings.due is not None:
         warnings.append(
@@ -665,6 +668,28 @@ def _interrupts_held() -> Iterator[None]:
         signal.raise_signal(sig)
 
 
+def regrade_changed(previous: SubmissionRow | None, result: GradeResult) -> str:
+    """What to tell the staff when a regrade of the same content with the same checks gave
+    another score (empty when it did not): the grader keeps the clocks and the entropy that
+    student code sees fixed, so the submission's answers depend on something else (threads,
+    timings read through ctypes...), and neither grade can be trusted alone."""
+    if previous is None or not result.graded or previous.score is None:
+        return ""
+    if (previous.content_hash, previous.check_version) != (
+        result.content_hash,
+        result.check_version,
+    ):
+        return ""
+    now = score_of(result).raw
+    if abs(now - previous.score) <= 1e-9:
+        return ""
+    return (
+        f"regraded with the same content and the same checks, the score went from "
+        f"{previous.score:g} to {now:g}: its answers depend on something outside the "
+        "grader's control (threads, timings); look at it before trusting either grade"
+    )
+
+
 def _store_now(
     book: Gradebook,
     course: Course,
@@ -678,6 +703,10 @@ def _store_now(
     submission stops the batch."""
     folder = out / task.entry.student_id
     sid = task.entry.student_id
+    changed = regrade_changed(task.previous, result)
+    if changed:
+        result.staff_notes.append(changed)
+        summary.warnings.append(f"{sid}: {changed}")
     writing = time.perf_counter()
     try:
         _record(book, task, result, folder)

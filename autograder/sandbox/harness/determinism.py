@@ -7,7 +7,8 @@ sees another. So, before any student code runs, the supervisor replaces the usua
 
 - the clocks (time.time, time_ns, monotonic, perf_counter, process_time, thread_time and
   their _ns forms, clock_gettime, localtime/gmtime/ctime/asctime/strftime without a time,
-  datetime.datetime.now/utcnow/today, datetime.date.today): one virtual clock, starting at
+  datetime.datetime.now/utcnow/today, datetime.date.today, os.times, and uuid.uuid1 through
+  them): one virtual clock, starting at
   EPOCH_NS and moving on by TICK_NS at every reading and by the seconds of every
   time.sleep (which still sleeps);
 - the entropy (os.urandom, os.getrandom, random._urandom under random.SystemRandom and
@@ -31,8 +32,10 @@ so putting the world back keeps the replacements for student code.
 What remains possible: code that asks the kernel itself (ctypes: getrandom, clock_gettime,
 rdtsc), reads other files that change (/proc/self/stat, /proc/stat, /proc/interrupts,
 /proc/meminfo), races threads or processes against each other, or reaches the real functions
-(this module is in sys.modules). None of that is an accident, and all of it only makes the
-attacker's own grade random: nothing it does reaches another submission's grade.
+(this module is in sys.modules), or resource.getrusage. None of that is an accident, and all
+of it only makes the attacker's own grade random: nothing it does reaches another
+submission's grade, and a regrade of the same bytes that scores otherwise is flagged to the
+staff (commands/batch.py: regrade_changed).
 """
 
 from __future__ import annotations
@@ -219,6 +222,23 @@ for _cls, _real in ((date, _REAL_DATE), (datetime, _REAL_DATETIME)):
     _cls.__module__, _cls.__doc__ = "datetime", _real.__doc__
 
 
+def _times() -> os.times_result:
+    """os.times() on the virtual clock: the process's CPU time and the elapsed time both
+    advance with it (a child's are 0)."""
+    seconds = _STATE.tick() * 1e-9
+    return os.times_result((seconds, 0.0, 0.0, 0.0, MONOTONIC_NS * 1e-9 + seconds))
+
+
+def _fix_uuid() -> None:
+    """uuid1() from the virtual clock and the seeded stream: without libuuid's own call
+    (which reads the real clock) uuid falls back on time.time_ns() and random."""
+    import uuid
+
+    if hasattr(uuid, "_generate_time_safe"):
+        uuid._generate_time_safe = None
+    uuid._last_timestamp = None
+
+
 def install(seed: int) -> None:
     """Replace the clocks and the entropy sources, from now on, in this process and every
     process it forks (once, before any student code runs)."""
@@ -242,6 +262,8 @@ def install(seed: int) -> None:
     time.asctime, time.strftime = _asctime, _strftime
     _datetime.date, _datetime.datetime = date, datetime
     os.urandom = urandom
+    os.times = _times
+    _fix_uuid()
     if hasattr(os, "getrandom"):
         os.getrandom = _getrandom
     random._urandom = urandom  # SystemRandom, hence secrets and numpy's SeedSequence()
