@@ -69,7 +69,9 @@ def close_mask(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) 
 
 
 def likely_cause(got: np.ndarray, mistakes: Sequence[Mistake], rtol: float, atol: float) -> str:
-    """The cause of the first known mistake whose answer matches `got`, else ''."""
+    """The causes of the known mistakes whose answer matches `got` (joined, when several
+    predict the same output on these inputs), else ''."""
+    causes = []
     for mistake in mistakes:
         try:
             with np.errstate(all="ignore"):
@@ -79,8 +81,14 @@ def likely_cause(got: np.ndarray, mistakes: Sequence[Mistake], rtol: float, atol
         if not np.all(np.isfinite(wrong)):  # NaN would "match" any NaN: not informative
             continue
         if wrong.shape == got.shape and bool(np.all(close_mask(got, wrong, rtol, atol))):
-            return mistake.cause
-    return ""
+            causes.append(mistake.cause)
+    return either(causes)
+
+
+def either(causes: Sequence[str]) -> str:
+    """One cause, or several that predict the same output: "A Or, as likely: B"."""
+    causes = list(dict.fromkeys(causes))
+    return " Or, as likely: ".join(causes)
 
 
 def mismatch_message(

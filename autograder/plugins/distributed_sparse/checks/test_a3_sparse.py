@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checking.compare import Mistake, assert_close, fmt
+from autograder.checking.compare import Mistake, assert_close, either, fmt
 from autograder.checking.credit import credit_parts
 from autograder.checking.returns import Array, Number, Tuple
 from autograder.checking.spec import Call, check
@@ -386,9 +386,9 @@ def _trim_cause(got: np.ndarray, v: np.ndarray, t: float, n: int) -> str:
             "the LARGEST entries were thresholded; trimmed L1 spares the largest.",
         ),
     )
-    for result, cause in wrong:
-        if np.allclose(got, result):
-            return cause
+    causes = [cause for result, cause in wrong if np.allclose(got, result)]
+    if causes:
+        return either(causes)
     always_3 = _trim(t)(v, list(np.argsort(np.abs(v), kind="stable")[:3]))
     if n != 3 and np.allclose(got, always_3):
         return "n_trim was ignored (always 3)."
