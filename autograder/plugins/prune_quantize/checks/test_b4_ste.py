@@ -194,6 +194,13 @@ def _plain(w, bit, sym, zero_mask: str = "keep", n_off: int = 0, scale_back: boo
     return q
 
 
+def _zeros_moved(w: np.ndarray, wrong: np.ndarray) -> np.ndarray:
+    """`wrong`, if it moves a zero weight (else NaN, which matches nothing: with every zero
+    still zero, "zeros were not kept" is not what the output shows)."""
+    zeros = w.reshape(-1) == 0
+    return wrong if np.any(np.asarray(wrong).reshape(-1)[zeros] != 0) else np.full(w.size, np.nan)
+
+
 def _mistakes(w, bit, sym) -> list[Mistake]:
     if bit is None or bit == 0:
         return []
@@ -210,7 +217,7 @@ def _mistakes(w, bit, sym) -> list[Mistake]:
         Mistake(
             "zeros were not kept: compute the range from the nonzero weights and multiply "
             "by the nonzero mask.",
-            lambda: _plain(w, bit, sym, "none"),
+            lambda: _zeros_moved(w, _plain(w, bit, sym, "none")),
         ),
         Mistake(
             f"2^bit levels were used instead of 2^bit - 1 steps (n = {2**bit}).",
