@@ -1,7 +1,7 @@
-"""TernGrad training whose workers keep entry j with probability sqrt(p) instead of p = |g_j|/s:
-every step is still an average of ternary vectors (0 or s sign(g_j)), terngrad itself is
-not used, and the final losses spread much like the right ones (found by the second
-independent attacker) (A2.3, A2.5)."""
+"""TernGrad training whose workers keep entry j with probability sqrt(p) instead of p =
+|g_j|/s: every step is still an average of ternary vectors (0 or s sign(g_j)), terngrad
+itself is not used, and the final losses spread much like the right ones (found by the
+second independent attacker) (A2.3, A2.5)."""
 # effdl-sample: replaces=train_distributed expect_lost=a2.train_terngrad,a2.train_tern_clip message_contains="inside the runs"
 
 import numpy as np
