@@ -144,7 +144,8 @@ def repeat_problems(hits: np.ndarray, p: np.ndarray, delta: float, what: str) ->
     independent draws agree on every outcome with probability prod (p^2 + (1 - p)^2), so
     some pair of the n draws does with probability at most n (n - 1) / 2 times that, which
     the input must keep below delta (a RuntimeError otherwise: the check's own input is
-    wrong). Draws reused by later calls, at any distance, fail it."""
+    wrong). Draws reused by later calls, at any distance, fail it; so do draws of one
+    uniform shared by the entries (few patterns), and the cause named tells them apart."""
     free = (p > 0) & (p < 1)
     n = hits.shape[0]
     bound = n * (n - 1) / 2 * coincidence_probability(p[free])
@@ -158,6 +159,11 @@ def repeat_problems(hits: np.ndarray, p: np.ndarray, delta: float, what: str) ->
         f"identical, and {count} of the {n * (n - 1) // 2} pairs of draws are: the draws are "
         f"not independent. With {int(free.sum())} random outcomes per draw, independent draws "
         f"have some identical pair with probability < {max(bound, 1e-300):.0e} (false-fail "
-        f"probability < {delta:.1g}). Likely cause: an earlier result kept and returned "
-        "again; draw fresh random numbers from rng at every call."
+        f"probability < {delta:.1g}). Likely cause: "
+        + (
+            shared_uniform(p[free])[0]
+            if nested(hits[:, free], p[free])
+            else "an earlier result kept and returned again; draw fresh random numbers "
+            "from rng at every call."
+        )
     ]

@@ -598,16 +598,18 @@ def test_qsgd(sub: Sub) -> None:
             {"v": v},
             x_label="entry i",
         )
-        _raise(_qsgd_law(both, v, s, FALSE_FAIL / 4, what))
+        found = _qsgd_law(both, v, s, FALSE_FAIL / 4, what)
         # the birthday test on a wide v: no call may repeat an earlier one (FALSE_FAIL / 4)
         w = np.asarray(wide.args[0], dtype=np.float64)
         what_w = f"qsgd_quantize(v={fmt(w)}, s={s})"
         draws, norm_w = np.stack(wide.value), float(np.linalg.norm(w))
         r = s * np.abs(w) / norm_w
         if not np.all(_qsgd_levels(draws, w, s, norm_w)):
-            _raise(_qsgd_law(draws, w, s, FALSE_FAIL / 4, what_w))  # names the bad value
+            _raise(found + _qsgd_law(draws, w, s, FALSE_FAIL / 4, what_w))  # the bad value
         up = np.isclose(np.abs(draws) * s / norm_w, np.floor(r) + 1, rtol=0, atol=1e-6)
-        _raise(repeat_problems(up.astype(float), r - np.floor(r), FALSE_FAIL / 4, what_w))
+        # a reused draw first: it also explains law failures (fewer independent draws)
+        repeats = repeat_problems(up.astype(float), r - np.floor(r), FALSE_FAIL / 4, what_w)
+        _raise(repeats + found)
 
     def column(_: object) -> None:
         _raise(_qsgd_law(np.stack(s1.value), v1, 1, FALSE_FAIL / 2, what1))
@@ -736,12 +738,13 @@ def test_terngrad(sub: Sub) -> None:
         # the other-state draws are independent of the first stream: pooled into its law;
         # each test may fail a correct submission with probability FALSE_FAIL / 4
         draws = np.concatenate([np.stack(a.value), np.stack(other.value)])
-        _raise(_tern_law(_tern_kept(draws, g, top, what), g, top, FALSE_FAIL / 4, what))
-        # the birthday test on a wide g: no call may repeat an earlier one (FALSE_FAIL / 4)
+        found = _tern_law(_tern_kept(draws, g, top, what), g, top, FALSE_FAIL / 4, what)
+        # the birthday test on a wide g: no call may repeat an earlier one (FALSE_FAIL / 4);
+        # a reused draw first: it also explains law failures (fewer independent draws)
         w = np.asarray(wide.args[0], dtype=np.float64)
         w_top, what_w = float(np.max(np.abs(w))), f"terngrad({fmt(w)})"
         kept = _tern_kept(np.stack(wide.value), w, w_top, what_w)
-        _raise(repeat_problems(kept, np.abs(w) / w_top, FALSE_FAIL / 4, what_w))
+        _raise(repeat_problems(kept, np.abs(w) / w_top, FALSE_FAIL / 4, what_w) + found)
 
     def given(_: object) -> None:
         draws = np.stack(given_s.value)
