@@ -661,9 +661,26 @@ def _repeated_draw_failures(samples: np.ndarray, g: np.ndarray, label: str, delt
         f"(a later call repeats an earlier one). With {int(random.sum())} entries kept with "
         "probabilities in (0, 1), independent draws have some identical pair with probability "
         f"< {max(bound, 1e-300):.0e} (the whole check fails a correct one with "
-        f"probability < {FALSE_FAIL:g}).\n  Likely cause: a draw kept and returned again, or "
-        "random numbers reused between calls; draw fresh ones from rng at every call."
+        f"probability < {FALSE_FAIL:g}).\n  Likely cause: {_repeat_cause(bits[:, random], p[random])}"
     ]
+
+
+def _repeat_cause(bits: np.ndarray, p: np.ndarray) -> str:
+    """What repeated draws show: all the same vector (no randomness), every draw keeping
+    exactly the entries of largest p (one uniform shared by the entries), or else reuse."""
+    if np.all(bits == bits[:1]):
+        return "every draw is the same vector: the entries are not random."
+    smallest_kept = np.where(bits, p, np.inf).min(axis=1)
+    largest_dropped = np.where(bits, -np.inf, p).max(axis=1)
+    if np.all(smallest_kept >= largest_dropped):
+        return (
+            "one random number shared by all entries (every draw kept exactly the entries of "
+            "largest |g_j|); draw one per entry."
+        )
+    return (
+        "a draw kept and returned again, or random numbers reused between calls; draw fresh "
+        "ones from rng at every call."
+    )
 
 
 @check(
