@@ -173,6 +173,18 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         "together",
         "keep counts of entries with p = 0.75, 0.25, 0.125",
     ),
+    "terngrad_reuses_draws": (
+        "a2.terngrad",
+        ["a2.tern.wide"],
+        "each",
+        "200 draws of 96 entries with p in [0.25, 0.75]: any repeated draw",
+    ),
+    "terngrad_reuses_draws_eight": (
+        "a2.terngrad",
+        ["a2.tern.wide"],
+        "each",
+        "200 draws of 96 entries with p in [0.25, 0.75]: any repeated draw",
+    ),
     "terngrad_rounding": ("a2.terngrad", TERN, "together", "identical draws; p in (0, 1)"),
     "terngrad_sigma_delta": (
         "a2.terngrad",
@@ -266,6 +278,24 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         ["a2.train.tern"],
         "each",
         "the losses of every run, recomputed from its weights",
+    ),
+    "train_tern_keep_half": (
+        "a2.train_terngrad",
+        ["a2.train.tern"],
+        "each",
+        "the keeps decoded from every step of 200 runs, against |g_ij| / s",
+    ),
+    "train_tern_keep_sq": (
+        "a2.train_terngrad",
+        ["a2.train.tern"],
+        "each",
+        "the keeps decoded from every step of 200 runs, against |g_ij| / s",
+    ),
+    "train_tern_keep_sqrt": (
+        "a2.train_terngrad",
+        ["a2.train.tern"],
+        "each",
+        "the keeps decoded from every step of 200 runs, against |g_ij| / s",
     ),
     "trimmed_all_entries": (
         "a3.trimmed_soft_threshold",

@@ -84,3 +84,26 @@ def binomial_interval(n: int, p: float, delta: float) -> tuple[int, int]:
     counts = np.arange(n + 1)
     ok = np.flatnonzero(~binomial_rejects(counts, n, p, delta))
     return (int(ok[0]), int(ok[-1])) if ok.size else (0, n)
+
+
+def coincidence_probability(p: np.ndarray) -> float:
+    """The probability that two independent draws of independent Bernoulli(p_j) outcomes
+    agree on every outcome: prod_j (p_j^2 + (1 - p_j)^2). Among all pairs of n independent
+    draws, some pair is identical with probability at most n (n - 1) / 2 times this (a union
+    bound): the birthday test for draws that are reused."""
+    p = np.asarray(p, dtype=np.float64)
+    return float(np.exp(np.sum(np.log(p**2 + (1 - p) ** 2))))
+
+
+def identical_pairs(rows: np.ndarray) -> tuple[int, tuple[int, int] | None]:
+    """How many pairs of rows (draws) are equal, and the first repeat: (i, j), i < j, with
+    j the earliest row equal to an earlier one (None when every row is distinct)."""
+    rows = np.ascontiguousarray(rows)
+    _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    pairs = int(np.sum(counts * (counts - 1) // 2))
+    seen: dict[int, int] = {}
+    for j, group in enumerate(np.asarray(inverse).reshape(-1).tolist()):
+        if group in seen:
+            return pairs, (seen[group], j)
+        seen[group] = j
+    return pairs, None

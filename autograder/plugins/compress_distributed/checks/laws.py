@@ -10,7 +10,8 @@ generator in another state, the globals seeded the same, draws otherwise. C's pr
 "draw from rng" (state.generator for the hook), so unlike A2.3 the globals do not count.
 Every frequency test is Hoeffding's inequality with a union bound over the entries or pairs
 it tests, so its false-fail probability is at most the delta it is given; a check that runs
-several tests splits FALSE_FAIL between them. A cause is named only when the draws follow
+several tests splits FALSE_FAIL between them. Independence across draws is the birthday
+test (repeat_problems): among many draws of a wide input, no two may be identical. A cause is named only when the draws follow
 the law that cause gives (a test at the same delta does not reject it), or have the
 structure it leaves (every draw the same, one uniform shared by the entries).
 """
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.checking.stats import hoeffding_radius
+from autograder.checking.stats import coincidence_probability, hoeffding_radius, identical_pairs
 
 FALSE_FAIL = 1e-7  # per check, below the 1e-6 the design asks for
 
@@ -136,3 +137,33 @@ def rng_problems(
             f"streams coincide with probability below {max(chance, 1e-300):.0e})."
         )
     return problems
+
+
+def repeat_problems(hits: np.ndarray, p: np.ndarray, delta: float, what: str) -> list[str]:
+    """The birthday test on draws (rows of 0/1 outcomes with probabilities p): two
+    independent draws agree on every outcome with probability prod (p^2 + (1 - p)^2), so
+    some pair of the n draws does with probability at most n (n - 1) / 2 times that, which
+    the input must keep below delta (a RuntimeError otherwise: the check's own input is
+    wrong). Draws reused by later calls, at any distance, fail it; so do draws of one
+    uniform shared by the entries (few patterns), and the cause named tells them apart."""
+    free = (p > 0) & (p < 1)
+    n = hits.shape[0]
+    bound = n * (n - 1) / 2 * coincidence_probability(p[free])
+    if bound >= delta:
+        raise RuntimeError(f"the birthday test cannot reach {delta:g} on these inputs")
+    count, first = identical_pairs(hits[:, free] > 0)
+    if first is None:
+        return []
+    return [
+        f"{what}: over {n} calls with one generator, draws {first[0]} and {first[1]} are "
+        f"identical, and {count} of the {n * (n - 1) // 2} pairs of draws are: the draws are "
+        f"not independent. With {int(free.sum())} random outcomes per draw, independent draws "
+        f"have some identical pair with probability < {max(bound, 1e-300):.0e} (false-fail "
+        f"probability < {delta:.1g}). Likely cause: "
+        + (
+            shared_uniform(p[free])[0]
+            if nested(hits[:, free], p[free])
+            else "an earlier result kept and returned again; draw fresh random numbers "
+            "from rng at every call."
+        )
+    ]

@@ -35,6 +35,7 @@ from .laws import (
     follows,
     marginal_problems,
     pair_problems,
+    repeat_problems,
     rng_problems,
     shared_uniform,
 )
@@ -43,6 +44,7 @@ RTOL, ATOL = 1e-5, 1e-7  # float32 arithmetic on these sizes stays far inside th
 QSGD_DRAWS = 3000
 TERN_DRAWS = 3000
 AGAIN = 50  # draws of the same-state and other-state calls
+WIDE_DRAWS = 200  # draws of a wide input, for the birthday test of reused draws
 # (Rng seed, seed of the global generators): "again" has the Rng of "a" and other globals,
 # the other-state call another Rng and the globals of "a".
 QSGD_SEEDS = {
@@ -51,8 +53,10 @@ QSGD_SEEDS = {
     "b": (22, 721),
     "s1": (23, 723),
     "zero": (24, 724),
+    "wide": (25, 725),
 }
 TERN_SEEDS = {"a": (31, 731), "again": (31, 732), "other": (33, 731), "given_s": (32, 733)}
+TERN_SEEDS["wide"] = (34, 734)
 
 
 def _g(variant: dict) -> np.ndarray:
@@ -451,6 +455,18 @@ def draw_qsgd_v1(rng: np.random.Generator) -> np.ndarray:
             return found
 
 
+def draw_qsgd_wide(rng: np.random.Generator, s: int) -> np.ndarray:
+    """At least 64 entries of either sign, each rounding up with probability s |v_i| /
+    ||v|| in [0.25, 0.75] (so every level is 0 or 1 of ||v|| / s): two independent draws
+    agree on all of them with probability below 0.625^64 < 1e-13 (the birthday test)."""
+    d = max(64, int(np.ceil(s * s / 0.21)))
+    while True:
+        r = rng.uniform(0.3, 0.6, size=d)
+        r *= s / np.linalg.norm(r)
+        if np.all((r >= 0.25) & (r <= 0.75)):
+            return _signed(rng, np.round(r, 6))
+
+
 def qsgd_calls(variant: dict, seed: int) -> list[Call]:
     rng = np.random.default_rng(seed)
     s = int(variant["c2"]["qsgd_s"])
@@ -475,6 +491,7 @@ def qsgd_calls(variant: dict, seed: int) -> list[Call]:
         call("b", v, s, QSGD_DRAWS),
         call("s1", v1.reshape(-1, 1), 1, QSGD_DRAWS),
         call("zero", np.zeros(5), s, 1),
+        call("wide", draw_qsgd_wide(rng, s), s, WIDE_DRAWS),
     ]
 
 
@@ -560,7 +577,7 @@ def _raise(problems: list[str]) -> None:
     calls=qsgd_calls,
 )
 def test_qsgd(sub: Sub) -> None:
-    a, again, b, s1, zero = sub.cases()
+    a, again, b, s1, zero, wide = sub.cases()
     v, s = a.args
     v1 = np.asarray(s1.args[0], dtype=np.float64).reshape(-1)
     what = f"qsgd_quantize(v={fmt(v)}, s={s})"
@@ -572,7 +589,7 @@ def test_qsgd(sub: Sub) -> None:
         _raise(rng_problems(np.stack(a.value), np.stack(again.value), np.stack(b.value), what, p))
 
     def laws(_: object) -> None:
-        # the two streams together: a correct one fails with probability < FALSE_FAIL / 2
+        # the two streams together: a correct one fails with probability < FALSE_FAIL / 4
         both = np.concatenate([np.stack(a.value), np.stack(b.value)])
         sub.add_plot(
             "C2.3",
@@ -581,7 +598,18 @@ def test_qsgd(sub: Sub) -> None:
             {"v": v},
             x_label="entry i",
         )
-        _raise(_qsgd_law(both, v, s, FALSE_FAIL / 2, what))
+        found = _qsgd_law(both, v, s, FALSE_FAIL / 4, what)
+        # the birthday test on a wide v: no call may repeat an earlier one (FALSE_FAIL / 4)
+        w = np.asarray(wide.args[0], dtype=np.float64)
+        what_w = f"qsgd_quantize(v={fmt(w)}, s={s})"
+        draws, norm_w = np.stack(wide.value), float(np.linalg.norm(w))
+        r = s * np.abs(w) / norm_w
+        if not np.all(_qsgd_levels(draws, w, s, norm_w)):
+            _raise(found + _qsgd_law(draws, w, s, FALSE_FAIL / 4, what_w))  # the bad value
+        up = np.isclose(np.abs(draws) * s / norm_w, np.floor(r) + 1, rtol=0, atol=1e-6)
+        # a reused draw first: it also explains law failures (fewer independent draws)
+        repeats = repeat_problems(up.astype(float), r - np.floor(r), FALSE_FAIL / 4, what_w)
+        _raise(repeats + found)
 
     def column(_: object) -> None:
         _raise(_qsgd_law(np.stack(s1.value), v1, 1, FALSE_FAIL / 2, what1))
@@ -624,8 +652,18 @@ def draw_terngrad(rng: np.random.Generator) -> tuple[np.ndarray, float]:
             return g, round(top * float(rng.uniform(1.15, 1.5)), 1)
 
 
+def draw_terngrad_wide(rng: np.random.Generator) -> np.ndarray:
+    """96 entries of either sign: one at max |g| = 4 (kept for sure), the others kept with
+    probabilities in [0.25, 0.75]: two independent draws agree on all 95 with probability
+    below 0.625^95 < 1e-19 (the birthday test)."""
+    mags = np.concatenate([[4.0], rng.integers(100, 301, size=95) / 100])
+    return _signed(rng, mags)[rng.permutation(96)]
+
+
 def terngrad_calls(variant: dict, seed: int) -> list[Call]:
-    g, s = draw_terngrad(np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    g, s = draw_terngrad(rng)
+    wide = draw_terngrad_wide(rng)
 
     def call(name: str, args: tuple, repeat: int) -> Call:
         r, glob = TERN_SEEDS[name]
@@ -637,7 +675,7 @@ def terngrad_calls(variant: dict, seed: int) -> list[Call]:
             repeat=repeat,
             timeout=30,
             seed=glob,
-            returns=Array((g.size,)),
+            returns=Array((args[0].size,)),
         )
 
     return [
@@ -645,6 +683,7 @@ def terngrad_calls(variant: dict, seed: int) -> list[Call]:
         call("again", (g,), AGAIN),
         call("other", (g,), AGAIN),
         call("given_s", (g, s), TERN_DRAWS),
+        call("wide", (wide,), WIDE_DRAWS),
     ]
 
 
@@ -682,7 +721,7 @@ def _tern_law(kept: np.ndarray, g: np.ndarray, s: float, delta: float, what: str
     calls=terngrad_calls,
 )
 def test_terngrad(sub: Sub) -> None:
-    a, again, other, given_s = sub.cases()
+    a, again, other, given_s, wide = sub.cases()
     g = a.args[0]
     top = float(np.max(np.abs(g)))
     s = float(given_s.args[1])
@@ -697,9 +736,15 @@ def test_terngrad(sub: Sub) -> None:
 
     def own_s(_: object) -> None:
         # the other-state draws are independent of the first stream: pooled into its law;
-        # each law test may fail a correct submission with probability FALSE_FAIL / 2
+        # each test may fail a correct submission with probability FALSE_FAIL / 4
         draws = np.concatenate([np.stack(a.value), np.stack(other.value)])
-        _raise(_tern_law(_tern_kept(draws, g, top, what), g, top, FALSE_FAIL / 2, what))
+        found = _tern_law(_tern_kept(draws, g, top, what), g, top, FALSE_FAIL / 4, what)
+        # the birthday test on a wide g: no call may repeat an earlier one (FALSE_FAIL / 4);
+        # a reused draw first: it also explains law failures (fewer independent draws)
+        w = np.asarray(wide.args[0], dtype=np.float64)
+        w_top, what_w = float(np.max(np.abs(w))), f"terngrad({fmt(w)})"
+        kept = _tern_kept(np.stack(wide.value), w, w_top, what_w)
+        _raise(repeat_problems(kept, np.abs(w) / w_top, FALSE_FAIL / 4, what_w) + found)
 
     def given(_: object) -> None:
         draws = np.stack(given_s.value)

@@ -4,8 +4,10 @@ Each function is called on the student's own numbers and on hidden inputs drawn 
 each submission (from its seed), and compared with effdl on the same inputs. Trajectories
 are checked step by step from the student's own iterates; TernGrad by its laws, never by
 one random stream: the value set, the keep frequency of every entry, independence across
-draws and across entries, and that the given generator decides the draws (the same state
-gives the same draws, another state other ones). Every loss that enters the distribution
+draws (consecutive pairs, and no draw of a wide gradient repeating any other: the birthday
+test) and across entries, the keep frequencies inside the training runs (decoded from the
+steps), and that the given generator decides the draws (the same state gives the same
+draws, another state other ones). Every loss that enters the distribution
 test is recomputed from the run's own weights.
 
 Conventions accepted (from the problem text; each is a correct reading of it):
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 
 import numpy as np
 
@@ -36,6 +39,8 @@ from autograder.checking.spec import Call, Rng, check
 from autograder.checking.stats import (
     binomial_interval,
     binomial_rejects,
+    coincidence_probability,
+    identical_pairs,
     ks_critical,
     ks_statistic,
 )
@@ -46,7 +51,7 @@ from effdl import distributed as ref
 
 RTOL, ATOL = 1e-5, 1e-7  # float32 arithmetic on these sizes stays far inside this
 TERN_DRAWS = 2000
-TERN_RUNS = 100  # student runs per TernGrad configuration
+TERN_RUNS = 200  # student runs per TernGrad configuration (the in-training keep test's power)
 TERN_STEPS = 12  # enough for the curves to spread (see the KS check); keeps grading fast
 REF_RUNS = 300  # reference runs (cached per variant)
 STATE_DRAWS = 50  # draws of the same-state and other-state terngrad calls
@@ -56,6 +61,20 @@ F32_MARGIN = 1e-5  # a keep-probability within this (relative) of 1 may come out
 
 TERN_G = np.array([-3.0, 1.0, 0.5, 4.0, 0.0])  # keep-probabilities 0.75, 0.25, 0.125, 1, 0
 TERN_SEEDS = {"own_s": (11, 611), "given_s": (12, 612), "other": (21, 621)}  # (Rng, global)
+TERN_SEEDS["wide"] = (15, 615)
+WIDE_DRAWS = 200  # draws of the wide gradient: the birthday test for reused draws
+
+
+def _wide_g() -> np.ndarray:
+    """98 entries: max |g| = 4 (kept for sure), a 0, and 96 entries of either sign with
+    |g_j| in [1, 3], kept with probabilities in [0.25, 0.75]: two independent draws agree on
+    all 96 with probability below 0.625^96 < 3e-20, so a repeated draw is never chance."""
+    rng = np.random.default_rng(2_026_12)
+    mags = rng.integers(100, 301, size=96) / 100 * rng.choice([-1.0, 1.0], size=96)
+    return rng.permutation(np.concatenate([[4.0, 0.0], mags]))
+
+
+TERN_WIDE_G = _wide_g()
 
 
 def _data(variant: dict) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -605,7 +624,63 @@ def terngrad_calls(variant: dict) -> list[Call]:
         ),
         Call("a2.tern.same", "terngrad", g, {"rng": Rng(r1)}, seed=s1, returns=d, **few),
         Call("a2.tern.other", "terngrad", g, {"rng": Rng(r3)}, seed=s3, returns=d, **few),
+        Call(
+            "a2.tern.wide",
+            "terngrad",
+            (TERN_WIDE_G,),
+            {"rng": Rng(TERN_SEEDS["wide"][0])},
+            seed=TERN_SEEDS["wide"][1],
+            returns=Array((TERN_WIDE_G.size,)),
+            repeat=WIDE_DRAWS,
+            timeout=30,
+        ),
     ]
+
+
+def _repeated_draw_failures(samples: np.ndarray, g: np.ndarray, label: str, delta: float):
+    """The birthday test: no two of the draws may be identical. Two independent draws
+    agree on every random entry with probability c = prod (p_j^2 + (1 - p_j)^2), so some
+    pair of n draws does with probability at most n (n - 1) / 2 c, which must be below
+    delta (checked here, for the inputs used). Draws that are reused (a later call
+    returning an earlier call's vector, at any distance) fail it."""
+    s = float(np.abs(g).max())
+    bits = _tern_values(samples, g, s, label)
+    p = np.minimum(np.abs(g) / s, 1.0)
+    random = (p > 0) & (p < 1)
+    n = samples.shape[0]
+    bound = n * (n - 1) / 2 * coincidence_probability(p[random])
+    if bound >= delta:  # the inputs are the check's own: a broken check, not a submission
+        raise RuntimeError(f"the birthday test cannot reach {delta:g} on these inputs")
+    count, first = identical_pairs(bits[:, random])
+    if first is None:
+        return []
+    i, j = first
+    return [
+        f"{label}: over {n} calls with one generator, draws {i} and {j} are identical, and "
+        f"{count} of the {n * (n - 1) // 2} pairs of draws are: the draws are not independent "
+        f"(a later call repeats an earlier one). With {int(random.sum())} entries kept with "
+        "probabilities in (0, 1), independent draws have some identical pair with probability "
+        f"< {max(bound, 1e-300):.0e} (the whole check fails a correct one with "
+        f"probability < {FALSE_FAIL:g}).\n  Likely cause: {_repeat_cause(bits[:, random], p[random])}"
+    ]
+
+
+def _repeat_cause(bits: np.ndarray, p: np.ndarray) -> str:
+    """What repeated draws show: all the same vector (no randomness), every draw keeping
+    exactly the entries of largest p (one uniform shared by the entries), or else reuse."""
+    if np.all(bits == bits[:1]):
+        return "every draw is the same vector: the entries are not random."
+    smallest_kept = np.where(bits, p, np.inf).min(axis=1)
+    largest_dropped = np.where(bits, -np.inf, p).max(axis=1)
+    if np.all(smallest_kept >= largest_dropped):
+        return (
+            "one random number shared by all entries (every draw kept exactly the entries of "
+            "largest |g_j|); draw one per entry."
+        )
+    return (
+        "a draw kept and returned again, or random numbers reused between calls; draw fresh "
+        "ones from rng at every call."
+    )
 
 
 @check(
@@ -622,7 +697,12 @@ def test_terngrad(sub: Sub) -> None:
         s = case.args[1] if len(case.args) > 1 else None
         label = f"terngrad(g={fmt(g)}" + (f", s={s:g})" if s else ") with its own s = max|g|")
         samples = np.stack(case.value)
-        found = _tern_law_failures(samples, g, s or float(np.abs(g).max()), label, FALSE_FAIL / 2)
+        if case.id == "a2.tern.wide":
+            found = _repeated_draw_failures(samples, g, label, FALSE_FAIL / 3)
+        else:
+            found = _tern_law_failures(
+                samples, g, s or float(np.abs(g).max()), label, FALSE_FAIL / 3
+            )
         if found:
             raise CheckFailure("\n".join(found))
 
@@ -641,13 +721,14 @@ def test_terngrad(sub: Sub) -> None:
         state(None)
     except CheckFailure as failure:
         laws = []
-        for case in (sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")):
+        for case in (sub.case(f"a2.tern.{k}") for k in ("own_s", "given_s", "wide")):
             try:
                 law(case)
             except CheckFailure as other:
                 laws.append(str(other))
         raise CheckFailure("\n".join(distinct([str(failure), *laws]))) from None
-    credit_parts([sub.case("a2.tern.own_s"), sub.case("a2.tern.given_s")], law, separator="\n")
+    cases = [sub.case(f"a2.tern.{k}") for k in ("own_s", "given_s", "wide")]
+    credit_parts(cases, law, separator="\n")
 
 
 @functools.cache
@@ -700,6 +781,174 @@ def _tern_steps_ok(W_hist, X, y, lr, scaler, clip, law: str = "correct") -> np.n
     return np.all(per_coord.any(axis=-2), axis=-1)
 
 
+# ranges of keep-probability the calibration test sums over: all of them (a bias of one
+# sign, as p^2 or sqrt(p) give), each half (a bias towards 1/2) and each quarter
+KEEP_RANGES = (
+    (0.0, 1.0),
+    (0.0, 0.5),
+    (0.5, 1.0),
+    (0.0, 0.25),
+    (0.25, 0.5),
+    (0.5, 0.75),
+    (0.75, 1.0),
+)
+
+
+def _tern_keep_units(W_hist, X, y, lr, scaler, clip) -> dict[str, np.ndarray]:
+    """The keep decisions a run's steps reveal, as units of independent Bernoulli draws.
+
+    From W[k] the check recomputes every worker's (clipped) gradient, its scaler and each
+    entry's keep-probability p = |g_ij| / s; W[k+1] tells which combination of ternary
+    entries was averaged. An entry is decoded when no two combinations that differ in its
+    bit move W alike (a property of W[k] alone, so choosing it does not look at the draw):
+    a unit of one draw. When the workers whose entry is random all send the same value
+    s sign(g_ij) (the shared s = T of A2.5), only their number of keeps is revealed: one
+    unit of that many draws. Anything else (mixed signs under one s, an entry within
+    float32 rounding of the clipping threshold) is left out. Returns, per unit, the keeps
+    `count`, the sum of probabilities `mean`, the number of draws `size` and, for the
+    ordering of the martingale, its run and step. Every step must already be an average of
+    ternary vectors (_tern_steps_ok).
+    """
+    n = X.shape[0]
+    W, W_next = W_hist[..., :-1, :], W_hist[..., 1:, :]
+    raw = _worker_grads(W, X, y)  # (R, K, n, d)
+    G = raw if clip is None else ref.clip_gradient(raw.ravel(), clip).reshape(raw.shape)
+    s = np.full(G.shape[:-1], float(scaler)) if scaler is not None else np.abs(G).max(axis=-1)
+    s = s[..., None]
+    full = s * np.sign(G)
+    p = np.where(s > 0, np.minimum(np.abs(G) / np.where(s > 0, s, 1.0), 1.0), 0.0)
+    sure = (np.abs(G) >= (1 - 1e-12) * s) & (s > 0)
+    edge = np.zeros(G.shape, dtype=bool)
+    if clip is not None:
+        edge = np.abs(np.abs(raw) - clip) <= F32_MARGIN * clip
+        sure &= ~edge
+    maybe = np.where(sure, 0.0, full)  # the values an entry of unknown bit may add
+    random = ~sure & ~edge & (p > 0) & (p < 1)
+    combos = _combos(n)  # (2^n, n)
+    totals = np.where(sure, full, 0.0).sum(axis=-2)[..., None, :] + np.einsum(
+        "cn,...nd->...cd", combos, maybe
+    )
+    scale = lr / n
+    steps = W[..., None, :] - scale * totals
+    tol = ATOL + RTOL * (np.abs(steps) + np.abs(W)[..., None, :] + scale * np.abs(totals))
+    match = np.abs(steps - W_next[..., None, :]) <= tol  # (R, K, 2^n, d)
+    seen = combos[np.argmax(match, axis=-2)]  # (R, K, d, n): the first matching combination
+    # two combinations differing by e in {-1, 0, 1}^n move W by scale |e . maybe| apart
+    diffs = np.array(list(itertools.product([-1.0, 0.0, 1.0], repeat=n)))
+    gap = np.abs(np.einsum("en,...nd->...ed", diffs, maybe)) * scale  # (R, K, 3^n, d)
+    margin = 4 * tol.max(axis=-2)[..., None, :]
+    apart = gap > margin  # (R, K, 3^n, d)
+    alone = np.stack(
+        [np.all(apart | (diffs[:, i] == 0)[:, None], axis=-2) for i in range(n)], axis=-2
+    )  # (R, K, n, d): bit i decoded
+    bits = np.moveaxis(seen, -1, -2)  # (R, K, n, d)
+    single = np.all(alone | ~random, axis=-2)  # every random bit of the entry decoded
+    top = np.max(np.where(random, maybe, -np.inf), axis=-2)[..., None, :]
+    same = np.all(~random | np.isclose(maybe, top, rtol=1e-9, atol=0), axis=-2)
+    quiet = np.all(random | (maybe == 0), axis=-2)  # no other entry of unknown bit
+    group = ~single & same & quiet & (random.sum(axis=-2) > 1)  # (R, K, d)
+    one = random & single[..., None, :]
+    many = random & group[..., None, :]
+    events = _revealed_events(random, maybe, p, bits, margin[..., 0, :] / scale, single | group)
+    return {
+        "count": np.concatenate([bits[one], (bits * many).sum(axis=-2)[group]]),
+        "mean": np.concatenate([p[one], (p * many).sum(axis=-2)[group]]),
+        "size": np.concatenate([np.ones(int(one.sum())), many.sum(axis=-2)[group]]),
+        **events,
+    }
+
+
+def _revealed_events(random, maybe, p, bits, close, done) -> dict[str, np.ndarray]:
+    """For the entries of a step whose workers' bits are not revealed one by one or as a
+    count (mixed signs under one s): the sum they add is. Each distinct value that sum can
+    take is an event of known probability (the sum over the bit patterns giving it of
+    prod p^b (1 - p)^(1 - b)); returns, per event, that probability `pi`, whether it
+    happened `hit`, and its `cell` (one entry of one step of one run). Patterns whose sums
+    lie within `close` (the decoding tolerance) count as one value; cells with an entry of
+    unknown law (within rounding of the clipping threshold) are left out."""
+    todo = ~done & random.any(axis=-2) & np.all(random | (maybe == 0), axis=-2)
+    pis, hits, cells = [], [], []
+    for cell, (r, k, j) in enumerate(np.argwhere(todo)):
+        who = np.flatnonzero(random[r, k, :, j])
+        m, q, b = maybe[r, k, who, j], p[r, k, who, j], bits[r, k, who, j]
+        pats = _combos(who.size)
+        sums = pats @ m
+        prob = np.prod(np.where(pats > 0, q, 1 - q), axis=1)
+        seen = float(b @ m)
+        order = np.argsort(sums)
+        start = 0
+        for stop in range(1, len(order) + 1):
+            if stop < len(order) and sums[order[stop]] - sums[order[stop - 1]] <= close[r, k, j]:
+                continue
+            group = order[start:stop]
+            pis.append(float(prob[group].sum()))
+            hits.append(bool(np.any(np.abs(sums[group] - seen) <= close[r, k, j])))
+            cells.append(cell)
+            start = stop
+    return {"pi": np.array(pis), "hit": np.array(hits, dtype=float), "cell": np.array(cells)}
+
+
+def _martingale_radius(v: float, delta: float, top: float) -> float:
+    """A bound t such that a sum S of centred Bernoulli draws (each independent of all
+    before it given the past, chosen and binned by the past alone) with v draws in it has
+    P(|S| >= t) <= delta, for v up to `top`. For each lambda, exp(lambda S - lambda^2 v / 8)
+    is a supermartingale (Hoeffding's lemma), so Ville's inequality bounds each side at one
+    lambda; a union bound over a grid of lambdas (one per power of 2 up to top) lets the
+    realized v pick the best one."""
+    grid = int(math.ceil(math.log2(max(top, 2.0)))) + 1
+    log_term = math.log(2 * grid / delta)
+    lams = [math.sqrt(8 * log_term / 2.0**g) for g in range(grid)]
+    return min(log_term / lam + lam * v / 8 for lam in lams)
+
+
+def _inside(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Whether each probability lies in [lo, hi) (or [lo, 1] for the ranges that end at 1)."""
+    return (values >= lo) & ((values < hi) | (hi == 1.0))
+
+
+def _keep_calibration_problems(units: dict, top: float, label: str, delta: float) -> list[str]:
+    """The keep frequencies inside the runs against their probabilities, range by range of
+    p (KEEP_RANGES): in each, the keeps summed over runs, steps, workers and entries must lie
+    within _martingale_radius of the summed probabilities; likewise the revealed sums of
+    mixed-sign entries, event by event (see _revealed_events). One test per range and kind,
+    delta shared between them: the false-fail probability is <= delta."""
+    share = delta / (2 * len(KEEP_RANGES))
+    mean_p = units["mean"] / np.maximum(units["size"], 1)
+    for lo, hi in KEEP_RANGES:
+        inside = _inside(mean_p, lo, hi)
+        v = float(units["size"][inside].sum())
+        kept, expected = float(units["count"][inside].sum()), float(units["mean"][inside].sum())
+        t = _martingale_radius(v, share, top)
+        if v and abs(kept - expected) >= t:
+            return [
+                f"{label}: inside the runs, the entries whose keep-probability |g_ij| / s was "
+                f"in [{lo:g}, {hi:g}{']' if hi == 1 else ')'} were kept {kept:.0f} times in "
+                f"{v:.0f} draws (frequency {kept / v:.3f}); with those probabilities a correct "
+                f"TernGrad keeps {expected:.1f} +- {t:.1f} of them (average {expected / v:.3f}; "
+                "Hoeffding bound for the martingale over the runs' steps, false-fail "
+                f"probability of the whole test < {delta:.1g}). The ternary gradients inside "
+                "training are not kept with probability |g_ij| / s (the check recomputes each "
+                "worker's gradient at every step from your W_hist and reads what each worker "
+                "sent from the next step)."
+            ]
+    for lo, hi in KEEP_RANGES:
+        inside = _inside(units["pi"], lo, hi)
+        v = float(np.unique(units["cell"][inside]).size)
+        happened, expected = float(units["hit"][inside].sum()), float(units["pi"][inside].sum())
+        t = _martingale_radius(v, share, top)
+        if v and abs(happened - expected) >= t:
+            return [
+                f"{label}: inside the runs, where workers of both signs shared one entry, the "
+                f"sums they sent that had probability in [{lo:g}, {hi:g}{']' if hi == 1 else ')'} "
+                f"came out {happened:.0f} times in {v:.0f} steps; with the keep-probabilities "
+                f"|g_ij| / s a correct TernGrad gives {expected:.1f} +- {t:.1f} (Hoeffding "
+                "bound for the martingale over the runs' steps, false-fail probability of the "
+                f"whole test < {delta:.1g}). The ternary gradients inside training are not "
+                "kept with probability |g_ij| / s."
+            ]
+    return []
+
+
 TERN_MISTAKES = (
     (
         "global_scaler",
@@ -745,9 +994,10 @@ def _tern_step_failure(histories, X, y, lr, scaler, clip, ok, label) -> str:
 
 
 def _check_tern_runs(sub: Sub, prefix: str, label: str) -> list[str]:
-    """100 seeded TernGrad runs: every step an average of per-worker ternary vectors, every
-    run's losses those of its own weights, the runs decided by the generator, and their
-    final losses (recomputed from the weights) distributed as the reference's."""
+    """TERN_RUNS seeded TernGrad runs: every step an average of per-worker ternary vectors,
+    every run's losses those of its own weights, the runs decided by the generator, the keep
+    frequencies inside the runs those of |g_ij| / s (FALSE_FAIL / 2), and their final losses
+    (recomputed from the weights) distributed as the reference's (KS, FALSE_FAIL / 2)."""
     case = sub.case(prefix)
     X, y, lr, steps, clip = _run_settings(case, sub.variant)
     scaler = case.kwargs.get("scaler")
@@ -766,6 +1016,12 @@ def _check_tern_runs(sub: Sub, prefix: str, label: str) -> list[str]:
     )
     if problems:
         return problems
+    with np.errstate(all="ignore"):
+        units = _tern_keep_units(histories, X, y, lr, scaler, clip)
+    top = histories[:, 1:].size * X.shape[0]  # draws at most: runs x steps x workers x d
+    problems = _keep_calibration_problems(units, top, label, FALSE_FAIL / 2)
+    if problems:
+        return problems
     finals = np.log10(np.sum((histories[:, -1] @ X.T - y) ** 2, axis=1) + 1e-300)
     if np.ptp(finals) == 0:
         return [
@@ -774,12 +1030,12 @@ def _check_tern_runs(sub: Sub, prefix: str, label: str) -> list[str]:
         ]
     refs = _reference_finals(X, y, lr, steps, scaler, clip)
     dist = ks_statistic(finals, refs)
-    crit = ks_critical(TERN_RUNS, REF_RUNS, FALSE_FAIL)
+    crit = ks_critical(TERN_RUNS, REF_RUNS, FALSE_FAIL / 2)
     if dist > crit:
         return [
             f"{label}: over {TERN_RUNS} seeds, the distribution of the final loss differs from "
             "the one correct TernGrad runs give (Kolmogorov-Smirnov test, false-fail "
-            f"probability < {FALSE_FAIL:g}), although every step is an average of ternary "
+            f"probability < {FALSE_FAIL / 2:g}), although every step is an average of ternary "
             "gradients: the entries are kept with other probabilities than |g_j| / s."
         ]
     return []
