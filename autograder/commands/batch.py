@@ -474,8 +474,9 @@ def recorded_run(
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's or a job system's stop) handled as Ctrl-C is: the workers are
-    stopped, the run's counts recorded. Only the main thread can install a handler."""
+    """SIGTERM (a scheduler's or a job system's stop) and SIGINT handled alike: the workers
+    are stopped, the run's counts recorded. SIGINT is set too, since a batch started in the
+    background of a script inherits it ignored. Only the main thread can install handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -483,11 +484,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def interrupted_message(summary: BatchSummary, planned: int) -> str:

@@ -10,18 +10,16 @@ i % n_pe == k and encodes them as a matrix of its own.
 
 import numpy as np
 
-# The lecture's 16x8 example (EIE with 4 PEs): the columns of each row's nonzero entries.
-LECTURE_ROWS = (
-    (0, 2, 4, 5, 6), (1, 3, 6), (2, 4, 7), (1, 5), (1, 4), (3, 7), (4, 6), (0, 3, 6),
-    (0, 7), (0, 6, 7), (4,), (2, 7), (0, 2, 5, 7), (0, 1, 6), (2, 3, 4, 5), (2, 3, 5),
-)  # fmt: skip
-
 
 def lecture_matrix() -> np.ndarray:
     """The lecture's 16x8 matrix, entry (i, j) = 1 + i + 16 j where it is nonzero: PE 0 of 4
     with a 4-bit index gives z = [0,1,0,1,0,2,0,0,0,2,0,2,0], p = [0,3,4,6,6,8,10,11,13]."""
+    rows = (  # the columns of each row's nonzero entries
+        (0, 2, 4, 5, 6), (1, 3, 6), (2, 4, 7), (1, 5), (1, 4), (3, 7), (4, 6), (0, 3, 6),
+        (0, 7), (0, 6, 7), (4,), (2, 7), (0, 2, 5, 7), (0, 1, 6), (2, 3, 4, 5), (2, 3, 5),
+    )  # fmt: skip
     M = np.zeros((16, 8))
-    for i, cols in enumerate(LECTURE_ROWS):
+    for i, cols in enumerate(rows):
         for j in cols:
             M[i, j] = 1 + i + 16 * j
     return M
