@@ -771,9 +771,13 @@ def run_selftest(
             failures += [
                 f"{job_kind} {o.job.name}: {'; '.join(o.problems)}" for o in mine if not o.ok
             ]
-    for threat in sorted({o.job.threat for o in outcomes if o.job.threat}):
-        mine = [o for o in outcomes if o.job.kind == "attack" and o.job.threat == threat]
-        figures[f"  of them: {THREATS.get(threat, threat)}"] = (sum(o.ok for o in mine), len(mine))
+        if job_kind == "attack":  # the attacks by kind of threat, right under their total
+            for threat in sorted({o.job.threat for o in mine if o.job.threat}):
+                same = [o for o in mine if o.job.threat == threat]
+                figures[f"  of them: {THREATS.get(threat, threat)}"] = (
+                    sum(o.ok for o in same),
+                    len(same),
+                )
     for name in sorted(baselines):
         mine = [o for o in outcomes if o.job.kind == "repeat" and o.job.assignment == name]
         same = [o for o in mine if o.ok and o.fingerprint == baselines[name]]
