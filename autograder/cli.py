@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -382,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeat", type=int, help="gradings of each solution (default: 20)")
     p.add_argument("--keep", metavar="DIR", help="build the submissions in DIR and keep them")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start each submission's sandbox from a fresh interpreter, not a warm zygote",
+    )
     p.set_defaults(func=_cmd_selftest)
 
     p = sub.add_parser("grade", help="grade submissions in the sandbox")
@@ -408,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--times", metavar="CSV", help="with --class: student_id,submitted_at CSV")
     p.add_argument(
         "--roster", metavar="CSV", help="with --class: student_id,name,email CSV for the LMS"
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start each submission's sandbox from a fresh interpreter, not a warm zygote",
     )
     p.set_defaults(func=_cmd_grade)
 
@@ -471,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "cold", False) and os.environ.get("EFFDL_SANDBOX") != "off":
+        os.environ["EFFDL_SANDBOX"] = "cold"  # read by every sandbox run, in every worker
     try:
         return int(args.func(args) or 0)
     except (UsageError, CourseError) as exc:

@@ -59,6 +59,9 @@ OTTER_DIR = ROOT / "benchmarks" / "otter"
 OTTER_VENV = ROOT / "benchmarks" / ".venv-otter"
 SECTION = "## Grading throughput"
 DASK_SECTION = "## Grading on Dask"
+WARM_SECTION = "## Warm sandboxes against cold ones"
+TARGETS = {"prune-quantize": 1.0, "distributed-sparse": 0.4}  # issue 16: median s, warm
+TARGET_PER_MINUTE = ("distributed-sparse", 2, 250.0)  # and submissions/min with 2 workers
 A4_FUNCTIONS = ("csc_encode", "csc_storage_bits", "csc_size_formula", "csc_max_K")
 
 sys.path[:0] = [str(ROOT), str(ROOT / "lib")]
@@ -70,6 +73,7 @@ from autograder.commands.batch import BatchSummary, grade_class, write_outputs  
 from autograder.course.settings import Course  # noqa: E402
 from autograder.gradebook import Gradebook  # noqa: E402
 from autograder.grading.grade import grade_submission  # noqa: E402
+from autograder.sandbox import bwrap, warm  # noqa: E402
 
 
 @dataclass
@@ -105,6 +109,20 @@ class DaskPair:
 
 
 @dataclass
+class WarmPair:
+    """One round of the warm/cold comparison: the same class graded both ways."""
+
+    assignment: str
+    warm: Run
+    cold: Run
+
+    @property
+    def ratio(self) -> float:
+        """Warm submissions per minute over cold ones."""
+        return self.warm.per_minute / self.cold.per_minute
+
+
+@dataclass
 class Results:
     """Everything one benchmark run measured."""
 
@@ -113,6 +131,7 @@ class Results:
     otter: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     pairs: list[DaskPair] = field(default_factory=list)
+    warm_pairs: list[WarmPair] = field(default_factory=list)
     writer_alone: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     cluster_start: float | None = None
     loads: list[tuple[float, float, float]] = field(default_factory=list)
@@ -158,20 +177,16 @@ def sandbox_start(preimport: tuple[str, ...], repeats: int = 5) -> float | None:
     """Median seconds for bubblewrap to start Python and import `preimport` (None: no bwrap)."""
     if sandbox.backend()[0] != "bwrap":
         return None
-    try:
-        exe, sites = sandbox._python_paths()
-        base = ["bwrap", *sandbox._mounts([]), "--tmpfs", "/submission"]
-        base += sandbox.process_args(sandbox.BASE_UID + 999)  # as in a grading
-    except (AttributeError, TypeError) as exc:  # the sandbox module changed its internals
-        print(f"cannot measure the sandbox start separately: {exc}", file=sys.stderr)
-        return None
+    exe, sites = bwrap.python_paths()
+    base = ["bwrap", *bwrap.mounts([]), "--tmpfs", "/submission"]
+    base += bwrap.process_args(sandbox.worker_uid(999))  # as in a grading
     code = f"import os, sys; sys.path.extend({sites!r}); "
     code += "; ".join(f"import {m}" for m in preimport)
     code += "; os._exit(0)"  # as the harness ends: without the interpreter's teardown
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([*base, exe, "-I", "-S", "-c", code], check=True)
+        subprocess.run([*base, exe, "-s", "-S", "-P", "-c", code], check=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -257,6 +272,37 @@ def bench_dask(
         results.pairs.append(DaskPair(name, runs["pool"], runs["dask"]))
     last = work / f"round{rounds - 1}" / f"w{workers}" / "gradebook.sqlite"
     results.writer_alone[name] = writer_alone(last, name, work / "writer")
+
+
+def bench_warm(
+    name: str, class_dir: Path, workers: list[int], rounds: int, work: Path, results: Results
+) -> None:
+    """Rounds of the same class graded with warm sandboxes and with cold ones (EFFDL_SANDBOX
+    =cold, as `effdl grade --cold` sets it), per worker count, alternating which goes first."""
+    saved = os.environ.get("EFFDL_SANDBOX")
+    try:
+        for count in workers:
+            for k in range(rounds):
+                runs = {}
+                for how in ["warm", "cold"] if k % 2 == 0 else ["cold", "warm"]:
+                    warm.retire_all()  # each batch starts its zygotes itself, in its time
+                    if how == "cold":
+                        os.environ["EFFDL_SANDBOX"] = "cold"
+                    else:
+                        os.environ.pop("EFFDL_SANDBOX", None)
+                    runs[how] = grade_batch(name, class_dir, count, work / f"{how}{k}")
+                    results.loads.append(os.getloadavg())
+                    print(
+                        f"{name} workers={count} round {k} {how}: {runs[how].per_minute:.1f}"
+                        f"/min, median {runs[how].medians['total']:.2f} s",
+                        file=sys.stderr,
+                    )
+                results.warm_pairs.append(WarmPair(name, runs["warm"], runs["cold"]))
+    finally:
+        if saved is None:
+            os.environ.pop("EFFDL_SANDBOX", None)
+        else:
+            os.environ["EFFDL_SANDBOX"] = saved
 
 
 # ---------------------------------------------------------------------- otter
@@ -529,6 +575,58 @@ def dask_markdown(results: Results, n: int, rounds: int, command: str) -> str:
     return "\n".join(wrapped).rstrip() + "\n"
 
 
+def warm_markdown(results: Results, n: int, rounds: int, command: str) -> str:
+    """The docs/benchmarks.md section of the warm/cold comparison, with issue 16's targets."""
+    loads = [load[0] for load in results.loads] or [os.getloadavg()[0]]
+    lines = [
+        WARM_SECTION,
+        "",
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {os.cpu_count()} cores "
+        f"({cpu_model()}), sandbox: {sandbox.backend()[1]}; 1-minute load average after each "
+        f"batch from {min(loads):.1f} to {max(loads):.1f}. {n} submissions per assignment, "
+        f"{rounds} round(s) per worker count of the same class graded with warm sandboxes "
+        "(the default) and cold ones (`--cold`), alternating which goes first, each batch into "
+        "a fresh gradebook, end to end (a warm batch's zygotes start inside its time). Median s "
+        "is per submission, from its staging to its result's last file.",
+        "",
+        "| assignment | workers | round | cold /min | warm /min | warm / cold | cold median s "
+        "| warm median s | cold / warm (median) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows: dict[tuple[str, int], list[WarmPair]] = {}
+    for pair in results.warm_pairs:
+        rows.setdefault((pair.assignment, pair.warm.workers), []).append(pair)
+    for (name, count), pairs in rows.items():
+        for k, pair in enumerate(pairs):
+            cold, hot = pair.cold.medians["total"], pair.warm.medians["total"]
+            lines.append(
+                f"| {name} | {count} | {k + 1} | {pair.cold.per_minute:.1f} | "
+                f"{pair.warm.per_minute:.1f} | {pair.ratio:.2f} | {cold:.2f} | {hot:.2f} | "
+                f"{cold / hot:.2f} |"
+            )
+    lines.append("")
+    for (name, count), pairs in rows.items():
+        hot = statistics.median(p.warm.medians["total"] for p in pairs)
+        per_minute = statistics.median(p.warm.per_minute for p in pairs)
+        ratio = statistics.median(p.ratio for p in pairs)
+        text = (
+            f"{name}, {count} worker(s): warm {per_minute:.1f} submissions/min, {hot:.2f} s "
+            f"median; warm / cold = {ratio:.2f} (medians of {len(pairs)} rounds)."
+        )
+        if name in TARGETS:
+            met = "met" if hot <= TARGETS[name] else "NOT met"
+            text += f" Target median <= {TARGETS[name]:.1f} s: {met}."
+        if (name, count) == TARGET_PER_MINUTE[:2]:
+            met = "met" if per_minute >= TARGET_PER_MINUTE[2] else "NOT met"
+            text += f" Target >= {TARGET_PER_MINUTE[2]:.0f}/min: {met}."
+        lines += [text, ""]
+    wrapped = []
+    for line in lines:
+        keep = line.startswith(("|", "#")) or len(line) <= 95
+        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
+    return "\n".join(wrapped).rstrip() + "\n"
+
+
 def record(path: Path, section: str) -> None:
     """Replace the section of `path` headed as `section`'s first line (other sections stay
     as they are; a new one goes at the end)."""
@@ -562,8 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=["throughput", "dask"],
-        default=["throughput", "dask"],
+        choices=["throughput", "dask", "warm"],
+        default=["throughput", "dask", "warm"],
         help="what to measure and record (dask needs --dask)",
     )
     parser.add_argument("--record", metavar="MD", help="write the sections into this file")
@@ -592,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if on_dask:
             bench_dask(name, class_dir, args.dask, args.rounds, work / name / "dask", results)
+        if "warm" in args.sections:
+            bench_warm(name, class_dir, args.workers, args.rounds, work / name / "warm", results)
     if throughput and not args.no_otter:
         bench_otter(work, args.otter_runs, results)
     command = "python benchmarks/bench_grading.py " + " ".join(argv or sys.argv[1:])
@@ -600,6 +700,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(markdown(results, args.n, command.strip()))
     if on_dask:
         sections.append(dask_markdown(results, args.n, args.rounds, command.strip()))
+    if results.warm_pairs:
+        sections.append(warm_markdown(results, args.n, args.rounds, command.strip()))
     for section in sections:
         print(section)
         if args.record:

@@ -17,9 +17,9 @@ as root), and marks the run unsandboxed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
+import json
 import os
 import platform
 import random
@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import bwrap, cgroups, seccomp
+from autograder.sandbox import bwrap, cgroups, seccomp, warm
 from autograder.sandbox.harness import protocol
 from autograder.sandbox.install import LAUNCH
 from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
 
 STDERR_KEPT = 8000  # bytes of the sandbox's own stderr kept for the staff
-ADDR_NO_RANDOMIZE = 0x0040000
 ENTROPY_BYTES = 256 * 1024  # what /dev/urandom holds in the sandbox
 FIXED_PROC = {"uptime": "1000.00 1000.00\n", "loadavg": "0.00 0.00 0.00 1/1 1\n"}
 
@@ -79,6 +78,7 @@ class SandboxRun:
     leftover_processes: int = 0
     output_overflow: bool = False
     channel: bytes = b""  # the supervisor's frames (harness/protocol.py), capped at CHANNEL_CAP
+    warm: bool = False  # forked from a zygote (warm.py) rather than a fresh interpreter
 
 
 def _give_to(uid: int, folders: tuple[Path, ...]) -> bool:
@@ -94,23 +94,38 @@ def _give_to(uid: int, folders: tuple[Path, ...]) -> bool:
     return True
 
 
+def _rlimits(limits: Limits, nproc: int) -> list[int]:
+    """The values of RLIMIT_DATA, _CPU, _FSIZE, _NOFILE, _CORE and _NPROC of a run (the order
+    zygote.RLIMITS names them in)."""
+    mib = 1024 * 1024
+    return [
+        limits.memory_mb * mib,
+        limits.cpu_seconds,
+        limits.file_mb * mib,
+        limits.open_files,
+        0,
+        nproc,
+    ]
+
+
+RLIMIT_KINDS = (
+    resource.RLIMIT_DATA,
+    resource.RLIMIT_CPU,
+    resource.RLIMIT_FSIZE,
+    resource.RLIMIT_NOFILE,
+    resource.RLIMIT_CORE,
+    resource.RLIMIT_NPROC,
+)
+
+
 def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, nproc: int) -> None:
     """Runs in the child between fork and exec: join the group, set rlimits, drop uid."""
     os.setsid()
-    with contextlib.suppress(Exception):  # inherited by bwrap and the harness's Python
-        _libc().personality(ADDR_NO_RANDOMIZE | (_libc().personality(0xFFFFFFFF) & 0xFFFFFFFF))
+    warm.fix_addresses()  # inherited by bwrap and the harness's Python
     if group is not None:
         group.join()
-    mib = 1024 * 1024
-    for name, value in (
-        (resource.RLIMIT_DATA, limits.memory_mb * mib),
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_FSIZE, limits.file_mb * mib),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, nproc),
-    ):
-        resource.setrlimit(name, (value, value))
+    for kind, value in zip(RLIMIT_KINDS, _rlimits(limits, nproc)):
+        resource.setrlimit(kind, (value, value))
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
@@ -118,17 +133,12 @@ def _limit_child(limits: Limits, group: cgroups.Group | None, uid: int | None, n
 
 
 @functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-@functools.cache
 def _fixed_addresses() -> bool:
     """Whether this kernel lets a process turn address randomization off (a container's
     seccomp policy may refuse personality())."""
     try:
-        current = _libc().personality(0xFFFFFFFF)
-        return current != -1 and _libc().personality(current) != -1
+        current = warm.libc().personality(0xFFFFFFFF)
+        return current != -1 and warm.libc().personality(current) != -1
     except (OSError, AttributeError):
         return False
 
@@ -278,7 +288,7 @@ def run_harness(
 
 
 def _run_harness(
-    job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, uid: int
+    job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, uid: int, warm_ok: bool = True
 ) -> SandboxRun:
     kind, why = bwrap.backend()
     notes: list[str] = []
@@ -322,8 +332,11 @@ def _run_harness(
         cmd += ["--seccomp", str(filter_fd)]
     elif kind == "bwrap":
         notes.append(f"no seccomp filter for {platform.machine()}: the key store is open")
+    use_warm = warm_ok and kind == "bwrap" and warm.wanted()[0]
+    preimport = json.loads((job_dir / "job.json").read_bytes()).get("preimport", ["numpy"])
+    bwrap_cmd = [*cmd, *bwrap.process_args(uid)] if kind == "bwrap" else []
     if kind == "bwrap":
-        cmd += [*bwrap.process_args(uid), *harness_args, "-c", LAUNCH, *harness_dirs]
+        cmd = [*bwrap_cmd, *harness_args, "-c", LAUNCH, *harness_dirs]
         child_uid = None
     else:
         cmd = [*harness_args, "-c", LAUNCH, str(job_dir), str(work_dir), site_arg]
@@ -347,24 +360,44 @@ def _run_harness(
     timed_out = overflow = False
     # The sandbox's stdout (the supervisor's channel) and stderr go to pipes read here, never
     # to a file: a file would be a place on the grader's disk that nothing watches.
+    popen: dict[str, Any] = {
+        "cwd": work_dir,
+        "env": env,
+        "pass_fds": () if filter_fd is None else (filter_fd,),
+        "preexec_fn": lambda: _limit_child(limits, group, child_uid, nproc),
+    }
+    proc: Any = None
     try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=work_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=() if filter_fd is None else (filter_fd,),
-            preexec_fn=lambda: _limit_child(limits, group, child_uid, nproc),
-        )
+        if use_warm:
+            request = {
+                "uid": uid,
+                "cgroups": [str(d) for d in group.dirs] if group is not None else [],
+                "rlimits": _rlimits(limits, nproc),
+                "seccomp": (seccomp.key_store_filter() or b"").hex(),
+                "argv": [LAUNCH, *harness_dirs],
+            }
+            try:
+                proc = warm.start(bwrap_cmd, dict(popen), request, warm.zygote_modules(preimport))
+            except OSError as exc:  # nothing of the submission ran: start it cold
+                notes.append(f"warm sandbox failed, graded cold: {exc}")
+        if proc is None:
+            if filter_fd is not None:  # a failed warm start's bwrap may have read it
+                os.lseek(filter_fd, 0, os.SEEK_SET)
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                **popen,
+            )
     finally:
         if filter_fd is not None:
             os.close(filter_fd)
     channel = _Drain(proc.stdout, protocol.CHANNEL_CAP)
     output = _Drain(proc.stderr, STDERR_KEPT)
     # Wait, watching what the run writes to the grader's disk (where any of it is on it).
-    ended = _exit_notifier(proc.pid)
+    is_warm = isinstance(proc, warm.WarmRun)
+    ended = proc.exit_fd if is_warm else _exit_notifier(proc.pid)
     while proc.poll() is None:
         _wait_for_exit(proc, ended, 0.25, channel, output)
         if proc.returncode is not None:
@@ -378,15 +411,20 @@ def _run_harness(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    if ended is not None:
+    if ended is not None and not is_warm:
         os.close(ended)
     channel.finish(1.0)
     output.finish(1.0)
     wall = time.monotonic() - started
     left = kill_uid(uid)
+    if is_warm:
+        clean = proc.returncode == 0 and not (timed_out or overflow or left)
+        proc.finish(clean)
+        notes.extend(proc.notes)
     run = SandboxRun(
         sandboxed=kind == "bwrap",
         backend=kind,
+        warm=is_warm,
         returncode=proc.returncode,
         wall_seconds=wall,
         timed_out=timed_out,
@@ -415,4 +453,9 @@ def _run_harness(
         group.destroy()
     else:
         run.staff_notes.append("no control group: memory and process caps are per process only")
+    if is_warm and proc.faulted:  # the zygote failed, not the submission: grade it cold
+        again = _run_harness(job_dir, work_dir, out_dir, limits, uid, warm_ok=False)
+        again.staff_notes.extend(n for n in run.staff_notes if n.startswith("zygote fault"))
+        again.staff_notes.append("the warm sandbox failed during the run: graded again cold")
+        return again
     return run

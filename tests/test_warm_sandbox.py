@@ -1,0 +1,171 @@
+"""Warm sandboxes (autograder/sandbox/warm.py, zygote.py): a run forked from a zygote sees the
+sandbox a cold run sees, nothing of one submission reaches the next, the zygote is replaced
+after MAX_SERVED runs and on any doubt, and a failed warm start or a zygote lost mid-run is
+graded again cold. The attack suites and the selftest run warm too, since warm is the
+default wherever it can run (root, bubblewrap >= 0.8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_sandbox import ROOT, probe, run
+
+from autograder.checking.spec import Call
+from autograder.course.settings import Course
+from autograder.grading.grade import grade_submission
+from autograder.sandbox import warm
+
+WARM = warm.wanted()[0]
+needs_warm = pytest.mark.skipif(not WARM, reason=f"no warm sandboxes here: {warm.wanted()[1]}")
+MODULES = warm.zygote_modules(["numpy"])  # distributed-sparse's, which test_sandbox.run uses
+
+SEEN = r"""
+import resource, signal
+out = {}
+status = open("/proc/self/status").read().splitlines()
+keep = ("Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
+out["status"] = [line for line in status if line.split(":")[0] in keep]
+out["uid_is_gid"] = os.getuid() == os.getgid() != 0
+out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+out["pid1"] = open("/proc/1/cmdline", "rb").read().decode(errors="replace")
+out["mounted"] = sorted({line.split()[4] for line in open("/proc/self/mountinfo")})
+out["uptime"] = open("/proc/uptime").read() + open("/proc/loadavg").read()
+out["fds"] = sorted(os.listdir("/proc/self/fd"))
+out["env"] = dict(os.environ)
+out["path"] = sys.path
+out["flags"] = str(sys.flags)
+out["rlimits"] = {n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")}
+out["interfaces"] = socket.if_nameindex()
+out["host"] = os.uname().nodename
+out["cwd"] = os.getcwd()
+out["argv"] = sys.argv
+out["signals"] = {s: str(signal.getsignal(s)) for s in (2, 13, 15, 17, 25)}
+out["personality"] = open("/proc/self/stat").read().split()[8]
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=2)
+    out["net"] = "connected"
+except OSError as exc:
+    out["net"] = type(exc).__name__
+return out
+"""
+
+
+def _zygote() -> warm.Zygote | None:
+    return next((z for k, z in warm._ZYGOTES.items() if k[2] == MODULES), None)
+
+
+@needs_warm
+def test_a_warm_run_sees_the_sandbox_a_cold_run_sees(tmp_path: Path, monkeypatch) -> None:
+    hot = probe(tmp_path / "warm", SEEN)
+    monkeypatch.setenv("EFFDL_SANDBOX", "cold")
+    cold = probe(tmp_path / "cold", SEEN)
+    assert isinstance(hot, dict) and isinstance(cold, dict), (hot, cold)
+    assert "zygote.py" in hot.pop("pid1") and "harness.supervisor" in cold.pop("pid1")
+    # the warm run mounts a /proc of its own PID namespace over bwrap's, and more of it
+    # read-only; every mount point of the cold run is there
+    assert set(cold.pop("mounted")) <= set(hot.pop("mounted"))
+    assert hot == cold
+    assert hot["pids"][0] == 1 and hot["uid_is_gid"] and hot["net"] != "connected"
+
+
+@needs_warm
+def test_nothing_of_one_submission_reaches_the_next_from_the_same_zygote(tmp_path: Path) -> None:
+    leave = [
+        (
+            "answer",
+            "import numpy, os, subprocess\n"
+            "numpy._left_by_a = 'A'\n"
+            "open('/tmp/left', 'w').write('A')\n"
+            "open('/submission/left', 'w').write('A')\n"
+            "os.environ['LEFT'] = 'A'\n"
+            "background = subprocess.Popen(['sleep', '60'])\n"
+            "def probe():\n    return background.pid\n",
+        )
+    ]
+    first, output = run(tmp_path / "a", leave, [Call("p", "probe", timeout=20)])
+    assert first.warm and output.calls[0].status == "ok"
+    zygote = _zygote()
+    served = zygote.served
+    value = probe(
+        tmp_path / "b",
+        """
+import numpy
+return [hasattr(numpy, "_left_by_a"), os.path.exists("/tmp/left"),
+        os.path.exists("/submission/left"), os.environ.get("LEFT"),
+        sorted(int(p) for p in os.listdir("/proc") if p.isdigit())]
+""",
+    )
+    assert _zygote() is zygote and zygote.served == served + 1  # the same zygote served both
+    assert value[:4] == [False, False, False, None], value
+    assert value[4][0] == 1 and len(value[4]) <= 4, value  # supervisor, loader, call process
+
+
+@needs_warm
+def test_the_zygote_is_replaced_after_max_served_and_on_doubt(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(warm, "MAX_SERVED", 2)
+    warm.retire_all()
+    pids = []
+    for i in range(3):
+        assert probe(tmp_path / str(i), "return 1") == 1
+        pids.append(_zygote().proc.pid)
+    assert pids[0] == pids[1] != pids[2]  # the third run needed a new one
+    before = _zygote()
+    hang = [("answer", "while True:\n    pass\n")]
+    timed, _ = run(tmp_path / "hang", hang, [], wall_seconds=3)
+    assert timed.timed_out and before.retired  # a run that did not end cleanly: replaced
+    assert probe(tmp_path / "after", "return 2") == 2 and not _zygote().retired
+
+
+@needs_warm
+def test_a_failed_warm_start_is_graded_cold_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(warm, "PLACEHOLDER", ["/bin/false"])
+    cells = [("answer", "def probe():\n    return 3\n")]
+    result, output = run(tmp_path, cells, [Call("p", "probe", timeout=20)])
+    assert not result.warm and output.calls[0].value == 3
+    assert any("warm sandbox failed, graded cold" in n for n in result.staff_notes)
+
+
+@needs_warm
+def test_a_zygote_lost_during_a_run_is_graded_again_cold(tmp_path: Path) -> None:
+    warm.retire_all()
+    assert probe(tmp_path / "start", "return 0") == 0
+    zygote = _zygote()
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = Path(f"/proc/{zygote.proc.pid}/task/{zygote.proc.pid}/children")
+            if children.read_text().split():
+                time.sleep(0.3)  # the run is under way
+                os.kill(zygote.proc.pid, signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_when_busy)
+    killer.start()
+    cells = [
+        ("answer", "x = 0\nfor i in range(30_000_000):\n    x += i\ndef probe():\n    return x\n")
+    ]
+    result, output = run(tmp_path / "lost", cells, [Call("p", "probe", timeout=60)])
+    killer.join()
+    assert zygote.retired and not result.warm
+    assert any("graded again cold" in n for n in result.staff_notes), result.staff_notes
+    assert output.calls[0].value == sum(range(30_000_000))
+
+
+@needs_warm
+@pytest.mark.parametrize("name", ["distributed-sparse", "prune-quantize"])
+def test_warm_and_cold_grade_the_solution_alike(name: str, monkeypatch) -> None:
+    hot = grade_submission(ROOT / "solutions" / name, name, Course())
+    monkeypatch.setenv("EFFDL_SANDBOX", "cold")
+    cold = grade_submission(ROOT / "solutions" / name, name, Course())
+
+    def seen(result):
+        return [(c.id, c.status, c.points, c.message) for c in result.checks]
+
+    assert seen(hot) == seen(cold) and not [c for c in hot.checks if c.lost]
