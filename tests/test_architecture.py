@@ -76,6 +76,15 @@ def test_sandbox_code_imports_only_stdlib_numpy_and_torch(folder: Path) -> None:
     assert [p for p in _python_files(folder) if p.name != "__init__.py"], "nothing was read"
 
 
+def test_the_zygote_runs_on_the_standard_library_alone() -> None:
+    """zygote.py runs as a script in a bare interpreter (no project on its path), and what it
+    imports before a fork is in every submission's process: the standard library only, the
+    assignment's pre-imports coming by name from the grader."""
+    zygote = ROOT / "autograder" / "sandbox" / "zygote.py"
+    bad = [m or "." for m, _, level in _imports(zygote) if level or _top(m) not in STDLIB]
+    assert not bad, f"zygote.py imports {bad}"
+
+
 def test_harness_modules_are_small() -> None:
     sizes = {p.name: len(p.read_text().splitlines()) for p in _python_files(HARNESS)}
     assert len(sizes) >= 8 and max(sizes.values()) < 400, sizes

@@ -76,46 +76,41 @@ def _param_keys(bucket: dist.GradBucket) -> list[int]:
 
 
 def topk_hook(state: HookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
-    group = _group(state)
-    world = dist.get_world_size(group)
-    grad = bucket.buffer()
-    keys = _param_keys(bucket)
-    parts = bucket.gradients()
+    pg = _group(state)
+    nranks = dist.get_world_size(pg)
+    flat = bucket.buffer()
+    pieces = bucket.gradients()
+    ids = _param_keys(bucket)
     if state.error_feedback:
-        p = torch.cat(
+        acc = torch.cat(
             [
-                (g.detach().reshape(-1) + state.residuals[key])
-                if key in state.residuals
-                else g.detach().reshape(-1).clone()
-                for key, g in zip(keys, parts)
+                g.detach().flatten() + state.residuals.get(i, torch.zeros(g.numel(), dtype=g.dtype))
+                for i, g in zip(ids, pieces)
             ]
         )
     else:
-        p = grad.detach().clone()
-    n = p.numel()
-    k = topk_count(n, state.ratio)
-    _, idx = torch.topk(p.abs(), k, sorted=False)
-    values = p[idx].to(torch.float32)
+        acc = flat.detach().flatten().clone()
+    kk = topk_count(acc.numel(), state.ratio)
+    top = torch.topk(acc.abs(), kk).indices
+    vals = acc[top].float()
     if state.error_feedback:
-        residual = p.clone()
-        residual[idx] -= values.to(p.dtype)  # what was lost in sending (0 for float32)
-        offset = 0
-        for key, g in zip(keys, parts):
-            state.residuals[key] = residual[offset : offset + g.numel()].clone()
-            offset += g.numel()
-    message = torch.cat([values.view(torch.int32), idx.to(torch.int32)])
-    state.bytes_sent += message.numel() * message.element_size()
+        left = acc.clone()
+        left[top] = acc[top] - vals.to(acc.dtype)
+        for i, chunk in zip(ids, torch.split(left, [g.numel() for g in pieces])):
+            state.residuals[i] = chunk.clone()
+    payload = torch.cat([vals.view(torch.int32), top.int()])
+    state.bytes_sent += 4 * payload.numel()
     state.calls += 1
-    gathered = [torch.empty_like(message) for _ in range(world)]
-    work = dist.all_gather(gathered, message, group=group, async_op=True)
+    bufs = [torch.zeros_like(payload) for _ in range(nranks)]
+    fut = dist.all_gather(bufs, payload, group=pg, async_op=True).get_future()
 
-    def average(_: torch.futures.Future) -> torch.Tensor:
-        out = torch.zeros_like(grad)
-        for m in gathered:
-            out.index_add_(0, m[k:].long(), m[:k].view(torch.float32).to(out.dtype))
-        return out.div_(world)
+    def combine(_: torch.futures.Future) -> torch.Tensor:
+        total = torch.zeros_like(flat)
+        for b in bufs:
+            total.index_add_(0, b[kk:].long(), b[:kk].view(torch.float32).to(total.dtype))
+        return total / nranks
 
-    return work.get_future().then(average)
+    return fut.then(combine)
 
 
 def pack_ternary(codes: torch.Tensor) -> torch.Tensor:
@@ -136,37 +131,39 @@ def unpack_ternary(packed: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def terngrad_hook(state: HookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
-    group = _group(state)
-    world = dist.get_world_size(group)
-    grad = bucket.buffer()
-    g = grad.detach()
+    pg = _group(state)
+    nranks = dist.get_world_size(pg)
+    flat = bucket.buffer()
+    g = flat.detach()
     n = g.numel()
-    s = g.abs().max()
-    u = torch.rand(n, generator=state.generator, dtype=torch.float64)
-    prob = (g.abs() / s).to(torch.float64) if s > 0 else torch.zeros(n, dtype=torch.float64)
-    codes = torch.where(u < prob, torch.sign(g), torch.zeros_like(g))
-    scale = s.to(torch.float32).reshape(1)
-    message = torch.cat([scale.view(torch.uint8), pack_ternary(codes)])
-    state.bytes_sent += message.numel()
+    smax = g.abs().max()
+    draws = torch.rand(n, generator=state.generator, dtype=torch.float64)
+    if smax > 0:
+        keep = draws < (g.abs() / smax).double()
+    else:
+        keep = torch.zeros(n, dtype=torch.bool)
+    tern = torch.sign(g) * keep
+    payload = torch.cat([smax.float().reshape(1).view(torch.uint8), pack_ternary(tern)])
+    state.bytes_sent += payload.numel()
     state.calls += 1
-    gathered = [torch.empty_like(message) for _ in range(world)]
-    work = dist.all_gather(gathered, message, group=group, async_op=True)
+    bufs = [torch.zeros_like(payload) for _ in range(nranks)]
+    fut = dist.all_gather(bufs, payload, group=pg, async_op=True).get_future()
 
-    def average(_: torch.futures.Future) -> torch.Tensor:
-        out = torch.zeros_like(grad)
-        for m in gathered:
-            scaler = m[:4].view(torch.float32).to(out.dtype)
-            out.add_(unpack_ternary(m[4:], n).to(out.dtype) * scaler)
-        return out.div_(world)
+    def combine(_: torch.futures.Future) -> torch.Tensor:
+        total = torch.zeros_like(flat)
+        for b in bufs:
+            sc = b[:4].view(torch.float32).to(total.dtype)
+            total += unpack_ternary(b[4:], n).to(total.dtype) * sc
+        return total / nranks
 
-    return work.get_future().then(average)
+    return fut.then(combine)
 
 
 def allreduce_counted_hook(
     state: HookState, bucket: dist.GradBucket
 ) -> torch.futures.Future[torch.Tensor]:
-    buffer = bucket.buffer()
-    state.bytes_sent += buffer.numel() * buffer.element_size()
+    b = bucket.buffer()
+    state.bytes_sent += b.nelement() * b.element_size()
     state.calls += 1
     return default_hooks.allreduce_hook(state.process_group, bucket)
 
@@ -174,7 +171,7 @@ def allreduce_counted_hook(
 def fp16_counted_hook(
     state: HookState, bucket: dist.GradBucket
 ) -> torch.futures.Future[torch.Tensor]:
-    state.bytes_sent += 2 * bucket.buffer().numel()
+    state.bytes_sent += bucket.buffer().numel() * torch.finfo(torch.float16).bits // 8
     state.calls += 1
     return default_hooks.fp16_compress_hook(state.process_group, bucket)
 
@@ -249,11 +246,10 @@ def make_hook(
 
 def ring_wire_bytes(payload: float, world_size: int, collective: str) -> float:
     K = int(world_size)
-    if collective == "allreduce":
-        return 2.0 * (K - 1) / K * payload
-    if collective == "allgather":
-        return float((K - 1) * payload)
-    raise ValueError(f"collective must be 'allreduce' or 'allgather', got {collective!r}")
+    per_byte = {"allreduce": 2 * (K - 1) / K, "allgather": K - 1}
+    if collective not in per_byte:
+        raise ValueError(f"collective must be 'allreduce' or 'allgather', got {collective!r}")
+    return float(per_byte[collective] * payload)
 
 
 HOOK_COLLECTIVE = {
