@@ -44,7 +44,14 @@ from autograder.plugins.compress_distributed.sandbox.process_group import GROUP_
 from effdl import compression as ref
 from effdl.ddp_hooks import ring_wire_bytes
 
-from .laws import FALSE_FAIL, follows, marginal_problems, pair_problems, rng_problems
+from .laws import (
+    FALSE_FAIL,
+    follows,
+    marginal_problems,
+    pair_problems,
+    repeat_problems,
+    rng_problems,
+)
 
 RTOL, ATOL = 1e-5, 1e-6
 CALL_SECONDS = GROUP_SECONDS + 15  # the group's own deadline comes first
@@ -52,8 +59,9 @@ TOPK_PROBE_SHAPE = (4, 3, 20)  # steps, ranks, entries
 TOPK_PROBE_RATIO = 0.2  # k = 4 of 20
 CUT_GAP = 0.002  # the smallest gap at the top-k cut of a drawn probe (3-decimal entries)
 TERN_STEPS, TERN_AGAIN = 400, 50
+TERN_WIDE_STEPS, TERN_WIDE_N = 40, 128  # the birthday test's steps and entries per rank
 # (state.generator's seed, seed of the call's global generators)
-TERN_SEEDS = {"a": (5, 905), "again": (5, 906), "b": (6, 905)}
+TERN_SEEDS = {"a": (5, 905), "again": (5, 906), "b": (6, 905), "wide": (7, 907)}
 
 
 def _spec(grads: np.ndarray, **kw: object) -> dict:
@@ -350,14 +358,32 @@ def draw_terngrad_hook(rng: np.random.Generator) -> np.ndarray:
             return G
 
 
+def draw_terngrad_wide(rng: np.random.Generator) -> np.ndarray:
+    """(2, TERN_WIDE_N) gradients for the birthday test: scalers 2 and 3 (so the four
+    possible averages of every entry are at least 0.5 apart), one entry of each rank at its
+    scaler and the others kept with probabilities in [0.1, 0.9], so two independent steps
+    agree on all their random keeps with probability below 0.82^254 < 2e-22."""
+    G = np.zeros((2, TERN_WIDE_N))
+    for r, s in enumerate((2.0, 3.0)):
+        mags = np.round(rng.uniform(0.1, 0.9, TERN_WIDE_N) * s, 2)
+        mags = np.clip(mags, 0.1 * s, 0.9 * s)
+        mags[int(rng.integers(TERN_WIDE_N))] = s
+        G[r] = mags * rng.choice([-1.0, 1.0], TERN_WIDE_N)
+    return G
+
+
 def terngrad_calls(variant: dict, seed: int) -> list[Call]:
-    G = draw_terngrad_hook(np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    G = draw_terngrad_hook(rng)
     many = np.broadcast_to(G, (TERN_STEPS, *G.shape))
     out = []
     for name, steps in (("a", TERN_STEPS), ("again", TERN_AGAIN), ("b", TERN_STEPS)):
         generator, glob = TERN_SEEDS[name]
         spec = _spec(many[:steps], seed=generator)
         out.append(_hook_call(f"c4.tern.{name}", "terngrad_hook", spec, seed=glob))
+    wide = np.broadcast_to(draw_terngrad_wide(rng), (TERN_WIDE_STEPS, 2, TERN_WIDE_N))
+    generator, glob = TERN_SEEDS["wide"]
+    out.append(_hook_call("c4.tern.wide", "terngrad_hook", _spec(wide, seed=generator), glob))
     return out
 
 
@@ -418,13 +444,28 @@ def _same_uniforms(hits: np.ndarray, p: np.ndarray, n: int) -> bool:
     calls=terngrad_calls,
 )
 def test_terngrad_hook(sub: Sub) -> None:
-    a, again, b = sub.cases()
+    """The keep-frequencies (FALSE_FAIL * 3/8), the ranks' independence (FALSE_FAIL * 3/8) and
+    the birthday test on a wide bucket (FALSE_FAIL / 4; any two of its steps with identical
+    keeps fail it, so draws reused at any lag do) may each fail a correct hook with at most
+    that probability."""
+    a, again, b, wide = sub.cases()
     G = np.asarray(a.kwargs["grads"][0], dtype=np.float64)
     n = G.shape[1]
     what = "terngrad_hook in a group of 2 ranks (the same gradients every step)"
-    runs = [_group(c, what) for c in (a, again, b)]
+    runs = [_group(c, what) for c in (a, again, b, wide)]
     for run in runs:
         _same_on_every_rank(run, what)
+    Gw = np.asarray(wide.kwargs["grads"][0], dtype=np.float64)
+    what_w = f"terngrad_hook on a bucket of {Gw.shape[1]} entries per rank"
+    wide_keeps = _decode(runs.pop()["averaged"][:, 0], Gw, what_w)
+    repeats = repeat_problems(
+        wide_keeps.reshape(len(wide_keeps), -1).astype(float),
+        _keep_probabilities(Gw).reshape(-1),
+        FALSE_FAIL / 4,
+        what_w,
+    )
+    if repeats:  # reused draws first: they also explain the law tests' failures
+        raise CheckFailure("\n".join(repeats))
     keeps = [_decode(run["averaged"][:, 0], G, what) for run in runs]
     p = _keep_probabilities(G).reshape(-1)
     pooled = np.concatenate([keeps[0], keeps[2]]).reshape(-1, 2 * n)
@@ -440,8 +481,8 @@ def test_terngrad_hook(sub: Sub) -> None:
     problems = rng_problems(
         keeps[0], keeps[1], keeps[2], f"{what} (generators seeded by state.generator)", p
     )
-    # two law tests on the two runs together, FALSE_FAIL / 2 each
-    law = marginal_problems(pooled, p, FALSE_FAIL / 2, labels, what)
+    # two law tests on the two runs together, FALSE_FAIL * 3/8 each
+    law = marginal_problems(pooled, p, FALSE_FAIL * 3 / 8, labels, what)
     if law and follows(pooled, np.where(p > 0, 1 - p, 0.0), FALSE_FAIL / 2):
         law[0] += " Likely cause: the Bernoulli is inverted (kept with 1 - |g_j| / s)."
     problems += law
@@ -452,7 +493,7 @@ def test_terngrad_hook(sub: Sub) -> None:
             "state.generator, not one both ranks start in the same state.",
             lambda hits: _same_uniforms(hits, p, n),
         )
-        problems += pair_problems(pooled, p, FALSE_FAIL / 2, labels, what, cause=same)
+        problems += pair_problems(pooled, p, FALSE_FAIL * 3 / 8, labels, what, cause=same)
     want = 4 + math.ceil(n / 4)
     for label, run in zip(("seed 5", "seed 5 again", "seed 6"), runs, strict=True):
         got = run["bytes"]
