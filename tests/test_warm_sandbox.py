@@ -169,3 +169,18 @@ def test_warm_and_cold_grade_the_solution_alike(name: str, monkeypatch) -> None:
         return [(c.id, c.status, c.points, c.message) for c in result.checks]
 
     assert seen(hot) == seen(cold) and not [c for c in hot.checks if c.lost]
+
+
+@needs_warm
+def test_the_cold_flag_grades_without_a_zygote(tmp_path: Path, monkeypatch) -> None:
+    from autograder import cli
+
+    monkeypatch.setenv("EFFDL_SANDBOX", "")  # restored after the test, as --cold changes it
+    assert probe(tmp_path / "warm", "return 1") == 1
+    zygote, served = _zygote(), _zygote().served
+    solution = ROOT / "solutions" / "distributed-sparse"
+    args = ["grade", str(solution), "--assignment", "distributed-sparse", "--cold"]
+    assert cli.main([*args, "--out", str(tmp_path / "graded")]) == 0
+    assert os.environ["EFFDL_SANDBOX"] == "cold"
+    assert _zygote() is zygote and zygote.served == served  # the grading went around it
+    assert (tmp_path / "graded").is_dir()
