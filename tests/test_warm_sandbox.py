@@ -184,3 +184,95 @@ def test_the_cold_flag_grades_without_a_zygote(tmp_path: Path, monkeypatch) -> N
     assert os.environ["EFFDL_SANDBOX"] == "cold"
     assert _zygote() is zygote and zygote.served == served  # the grading went around it
     assert (tmp_path / "graded").is_dir()
+
+
+IDS = [
+    (
+        "answer",
+        "objects = [object(), int('1234567890123'), bytes(5), [], {}, 'x' * 40, bytearray(9)]\n"
+        "H = hash(tuple(id(o) for o in objects))\n"
+        "def probe():\n    return H\n",
+    )
+]
+
+
+def _top_level_ids(folder: Path) -> int:
+    """What a notebook's top level computed from the ids of fresh objects."""
+    _, output = run(folder, IDS, [Call("p", "probe", timeout=20)])
+    return output.calls[0].value
+
+
+@needs_warm
+def test_object_addresses_repeat_across_runs_and_zygotes(tmp_path: Path) -> None:
+    """Every run is forked from the same zygote state, and a new zygote starts in the state
+    the old one did: id()-based answers repeat whatever ran before (a run that forked many
+    processes, a run that timed out and retired the zygote)."""
+    seen = [_top_level_ids(tmp_path / "first")]
+    busy = "pids = [subprocess.Popen(['true']) for _ in range(50)]\nreturn len(pids)"
+    assert probe(tmp_path / "busy", busy) == 50
+    seen.append(_top_level_ids(tmp_path / "after-busy"))
+    timed, _ = run(tmp_path / "hang", [("answer", "while True:\n    pass\n")], [], wall_seconds=3)
+    assert timed.timed_out
+    seen += [_top_level_ids(tmp_path / f"fresh{i}") for i in range(2)]
+    assert len(set(seen)) == 1 and isinstance(seen[0], int), seen
+
+
+STACK = """
+import inspect
+frames = inspect.stack()
+bottom = frames[-1].frame
+return [[f.function for f in frames], sorted(bottom.f_globals), sys.getrecursionlimit(),
+        sys.orig_argv[-4:], sorted(vars(sys.modules["__main__"]))]
+"""
+
+
+@needs_warm
+def test_no_frame_or_name_of_the_zygote_is_left_to_student_code(tmp_path, monkeypatch) -> None:
+    """The supervisor runs from the bottom frame with the -c line's names, as in the cold
+    sandbox: the same stack (so the same recursion depth), nothing of the zygote to read."""
+    hot = probe(tmp_path / "warm", STACK)
+    monkeypatch.setenv("EFFDL_SANDBOX", "cold")
+    cold = probe(tmp_path / "cold", STACK)
+    assert hot == cold, (hot, cold)
+    assert not any("serve" in name for name in hot[0])
+
+
+@needs_warm
+def test_a_warm_run_is_charged_the_memory_a_cold_run_is(monkeypatch) -> None:
+    """What a run inherits from its zygote is charged to the zygote's control group: the
+    run's cap is lowered by the zygote's own memory, and its reported peak includes it."""
+    from autograder import sandbox
+
+    runs = []
+    real = sandbox.run_harness
+
+    def kept(*args, **kwargs):
+        runs.append(real(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(sandbox, "run_harness", kept)
+    name = "prune-quantize"
+    grade_submission(ROOT / "solutions" / name, name, Course())
+    monkeypatch.setenv("EFFDL_SANDBOX", "cold")
+    grade_submission(ROOT / "solutions" / name, name, Course())
+    assert [r.warm for r in runs] == [True, False]
+    peaks = [r.peak_memory_bytes for r in runs]
+    if None in peaks:
+        pytest.skip("no control group here, so no peak to compare")
+    assert abs(peaks[0] - peaks[1]) < 0.2 * peaks[1], peaks
+
+
+@needs_warm
+def test_a_cold_run_past_its_wall_limit_ends_at_once(tmp_path: Path, monkeypatch) -> None:
+    """The supervisor is in a session of its own and loses bwrap's kill-on-exit when it
+    drops root: a timed-out cold run kills the uid's processes, so nothing it does after its
+    limit reaches the grader (before, a statement that ended after the limit was still
+    heard for up to 2 s)."""
+    monkeypatch.setenv("EFFDL_SANDBOX", "cold")
+    cells = [
+        ("answer", "for k in range(60_000_000):\n    pass\n"),
+        ("answer", "print('AFTER THE LIMIT')\n"),
+    ]
+    result, _ = run(tmp_path, cells, [], wall_seconds=1)
+    assert result.timed_out and result.leftover_processes == 0
+    assert "AFTER THE LIMIT" not in (tmp_path / "out" / "stdout.txt").read_text()

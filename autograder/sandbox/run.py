@@ -332,8 +332,21 @@ def _run_harness(
         cmd += ["--seccomp", str(filter_fd)]
     elif kind == "bwrap":
         notes.append(f"no seccomp filter for {platform.machine()}: the key store is open")
-    use_warm = warm_ok and kind == "bwrap" and warm.wanted()[0]
-    preimport = json.loads((job_dir / "job.json").read_bytes()).get("preimport", ["numpy"])
+    zygote = None
+    if warm_ok and kind == "bwrap" and warm.wanted()[0]:
+        preimport = json.loads((job_dir / "job.json").read_bytes()).get("preimport", ["numpy"])
+        try:  # started (once per worker) before the run's clock starts
+            zygote = warm.zygote_for(warm.zygote_modules(preimport))
+        except OSError as exc:
+            notes.append(f"warm sandbox failed, graded cold: {exc}")
+    # What a warm run inherits from its zygote (numpy's and torch's memory) is charged to
+    # the zygote: the run's cap is lowered by as much, so that it holds what a cold run's does.
+    memory_bytes = limits.memory_mb * 1024 * 1024
+    if zygote is not None and memory_bytes - zygote.inherited_bytes < 64 * 1024 * 1024:
+        notes.append("warm sandbox not used: the memory cap is below what the zygote holds")
+        zygote = None
+    use_warm = zygote is not None
+    inherited = zygote.inherited_bytes if zygote is not None else 0
     bwrap_cmd = [*cmd, *bwrap.process_args(uid)] if kind == "bwrap" else []
     if kind == "bwrap":
         cmd = [*bwrap_cmd, *harness_args, "-c", LAUNCH, *harness_dirs]
@@ -345,7 +358,7 @@ def _run_harness(
         if os.geteuid() == 0 and child_uid is None and uid:
             uid = 0
             notes.append(f"ran as root: {exe} is not reachable by an unprivileged uid")
-    group = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes, limits.cpus)
+    group = cgroups.create(memory_bytes - inherited, limits.max_processes, limits.cpus)
     env = bwrap.environment() if kind == "bwrap" else {**bwrap.environment(), "HOME": str(work_dir)}
     if kind != "bwrap":
         env["TMPDIR"] = str(tmp_dir)
@@ -371,15 +384,20 @@ def _run_harness(
         if use_warm:
             request = {
                 "uid": uid,
-                "cgroups": [str(d) for d in group.dirs] if group is not None else [],
                 "rlimits": _rlimits(limits, nproc),
                 "seccomp": (seccomp.key_store_filter() or b"").hex(),
                 "argv": [LAUNCH, *harness_dirs],
+                "flags": harness_args[1:],
             }
+            groups = list(group.dirs) if group is not None else []
             try:
-                proc = warm.start(bwrap_cmd, dict(popen), request, warm.zygote_modules(preimport))
+                proc = warm.start(zygote, bwrap_cmd, dict(popen), request, groups)
             except OSError as exc:  # nothing of the submission ran: start it cold
                 notes.append(f"warm sandbox failed, graded cold: {exc}")
+                if group is not None and inherited:  # the cold run's cap is the whole cap
+                    group.destroy()
+                    group = cgroups.create(memory_bytes, limits.max_processes, limits.cpus)
+                    inherited = 0
         if proc is None:
             if filter_fd is not None:  # a failed warm start's bwrap may have read it
                 os.lseek(filter_fd, 0, os.SEEK_SET)
@@ -410,6 +428,9 @@ def _run_harness(
         if overflow or timed_out:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            # the supervisor is in a session of its own (bwrap --new-session), and bwrap's
+            # kill-on-exit of it is lost when it drops root: the uid's processes go too
+            kill_uid(uid)
             proc.wait()
     if ended is not None and not is_warm:
         os.close(ended)
@@ -449,7 +470,8 @@ def _run_harness(
         run.staff_notes.append(f"GRADER WARNING: {left} processes of sandbox uid {uid} survived it")
     if group is not None:
         run.oom_killed = group.oom_killed()
-        run.peak_memory_bytes = group.peak_bytes()
+        peak = group.peak_bytes()
+        run.peak_memory_bytes = None if peak is None else peak + inherited
         group.destroy()
     else:
         run.staff_notes.append("no control group: memory and process caps are per process only")

@@ -36,6 +36,10 @@ from typing import Any
 from autograder.sandbox import bwrap
 
 ZYGOTE = Path(__file__).resolve().parent / "zygote.py"
+HARNESS_FLAGS = ("-s", "-S", "-P")  # the cold sandbox's interpreter flags (run.py)
+REQUEST_BYTES = 16384  # zygote.REQUEST_BYTES: every request is padded to it
+NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")  # zygote.NAMESPACES, in its order
+EXIT_GRACE = 5.0  # seconds for the exit status to come once the supervisor has ended
 MAX_SERVED = 100  # submissions one zygote serves before it is replaced
 START_SECONDS = 120.0  # for a zygote to import its modules
 READY_SECONDS = 20.0  # for bwrap to build a sandbox around the placeholder
@@ -93,7 +97,9 @@ class Zygote:
 
     proc: subprocess.Popen
     sock: socket.socket
+    go: int  # a byte written here makes the zygote fork the next run's process
     modules: tuple[str, ...]
+    inherited_bytes: int = 0  # its private memory, which a forked run uses uncharged
     served: int = 0
     retired: bool = False
 
@@ -104,6 +110,8 @@ class Zygote:
         self.retired = True
         with contextlib.suppress(OSError):
             self.sock.close()
+        with contextlib.suppress(OSError):
+            os.close(self.go)
         with contextlib.suppress(OSError):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -124,33 +132,45 @@ def _receive(sock: socket.socket, seconds: float | None) -> dict[str, Any] | Non
     return None
 
 
+def _anonymous_bytes(pid: int) -> int:
+    """A process's resident anonymous memory (RssAnon), in bytes; 0 where unknown."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def start_zygote(modules: tuple[str, ...]) -> Zygote:
     """A fresh zygote that has imported `modules` (raises OSError when it cannot start)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    go_read, go_write = os.pipe()
     exe, sites = bwrap.python_paths()
-    args = [exe, "-s", "-S", "-P", str(ZYGOTE), str(theirs.fileno()), os.pathsep.join(sites)]
+    args = [exe, *HARNESS_FLAGS, str(ZYGOTE), str(theirs.fileno()), str(go_read)]
     with tempfile.TemporaryFile(prefix="effdl-zygote-") as errors:  # read only if it fails
         try:
             proc = subprocess.Popen(
-                [*args, *modules],
+                [*args, os.pathsep.join(sites), *modules],
                 cwd="/",
                 env=bwrap.environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), go_read),
                 start_new_session=True,
                 preexec_fn=_zygote_child,
             )
         finally:
             theirs.close()
-        zygote = Zygote(proc, ours, modules)
+            os.close(go_read)
+        zygote = Zygote(proc, ours, go_write, modules)
         ready = _receive(ours, START_SECONDS)
         if not ready or ready.get("ready") != list(modules):
             zygote.retire()
             errors.seek(0)
             err = errors.read()[-500:].decode("utf-8", "replace").strip()
             raise OSError(f"the zygote did not start: {err or ready}")
+    zygote.inherited_bytes = _anonymous_bytes(proc.pid)
     return zygote
 
 
@@ -184,13 +204,13 @@ class WarmRun:
     its namespace, so killpg(pid) ends the run), stdout and stderr the run's two pipes."""
 
     zygote: Zygote
-    sandbox: subprocess.Popen  # bwrap with the placeholder
     pid: int
     stdout: Any
     stderr: Any
     returncode: int | None = None
     notes: list[str] = field(default_factory=list)
     faulted: bool = False  # the zygote failed during the run (its result is not the run's)
+    ended_at: float | None = None  # when the supervisor was seen gone without a status
 
     @property
     def exit_fd(self) -> int:
@@ -205,32 +225,51 @@ class WarmRun:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
                 raise subprocess.TimeoutExpired("warm run", timeout or 0)
             self._take(left)
         return self.returncode
 
-    def _take(self, seconds: float | None) -> None:
+    def _fault(self, why: str) -> None:
+        self.notes.append(f"zygote fault: {why}")
+        self.faulted = True
+        self.zygote.retire()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.returncode = -signal.SIGKILL
+
+    def _take(self, seconds: float) -> None:
+        if self.zygote.retired:
+            self._fault("it was retired during the run")
+            return
         message = _receive(self.zygote.sock, seconds)
         if message is not None and isinstance(message.get("exit"), int):
             self.returncode = message["exit"]
-        elif message is not None or self.zygote.retired or self.zygote.proc.poll() is not None:
-            # an odd message, or the zygote gone: the run is ended and the zygote replaced
-            self.notes.append(f"zygote fault: {message or 'it ended during the run'}")
-            self.faulted = True
-            self.zygote.retire()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
-            self.returncode = -signal.SIGKILL
+        elif message is not None:
+            self._fault(f"an odd message {message}")
+        elif self.zygote.proc.poll() is not None:
+            self._fault("it ended during the run")
+        elif not _alive(self.pid):  # the supervisor is gone: its status is due
+            self.ended_at = self.ended_at or time.monotonic()
+            if time.monotonic() - self.ended_at > EXIT_GRACE:
+                self._fault("no exit status came for the ended run")
 
     def finish(self, clean: bool) -> None:
         """Retire the zygote unless the run ended cleanly and it has served fewer than
         MAX_SERVED."""
-        _end_placeholder(self.sandbox)
         self.zygote.served += 1
         if not clean or self.zygote.served >= MAX_SERVED:
             self.zygote.retire()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of that pid exists and has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _end_placeholder(sandbox: subprocess.Popen) -> None:
@@ -285,18 +324,36 @@ def _info_pid(fd: int, seconds: float) -> int | None:
     return None
 
 
+def _descriptors(pid: int, groups: list[Path]) -> list[int]:
+    """The sandbox's namespaces (from its first process, `pid`) and the run's control
+    groups' cgroup.procs, opened here: the zygote gets descriptors, never pids or paths."""
+    fds: list[int] = []
+    try:
+        for name in NAMESPACES:
+            fds.append(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC))
+        for folder in groups:
+            fds.append(os.open(folder / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
 def start(
-    bwrap_cmd: list[str], popen: dict[str, Any], request: dict[str, Any], modules: tuple[str, ...]
+    zygote: Zygote,
+    bwrap_cmd: list[str],
+    popen: dict[str, Any],
+    request: dict[str, Any],
+    groups: list[Path],
 ) -> WarmRun:
     """Start bwrap_cmd (bwrap's mounts and process_args, without the program) around the
-    placeholder, then have the zygote for `modules` run the supervisor inside it.
+    placeholder, then have the zygote run the supervisor inside it, in the control groups
+    `groups`.
 
-    `request` is the spawn request without the sandbox's pid; `popen` are Popen's keyword
+    `request` is the spawn request (uid, rlimits, seccomp, argv); `popen` are Popen's keyword
     arguments for bwrap (cwd, env, pass_fds, preexec_fn). Raises SpawnFailed."""
-    zygote = zygote_for(modules)
     info_read, info_write = os.pipe()
-    channel_read, channel_write = os.pipe()
-    err_read, err_write = os.pipe()
     at = bwrap_cmd.index("--")  # bwrap's own options end there
     cmd = [*bwrap_cmd[:at], "--info-fd", str(info_write), *bwrap_cmd[at:], *PLACEHOLDER]
     pass_fds = (*popen.pop("pass_fds", ()), info_write)
@@ -310,19 +367,27 @@ def start(
             **popen,
         )
     except OSError:
-        for fd in (info_read, info_write, channel_read, channel_write, err_read, err_write):
-            os.close(fd)
+        os.close(info_read)
         raise
-    os.close(info_write)
+    finally:
+        os.close(info_write)
+    channel_read, channel_write = os.pipe()
+    err_read, err_write = os.pipe()
+    passed: list[int] = []
     try:
         pid = _info_pid(info_read, READY_SECONDS)
         ready = _read_line(sandbox.stdout, READY_SECONDS)
         if pid is None or ready.strip() != b"ready":
             why = sandbox.stderr.read1(2000).decode("utf-8", "replace") if sandbox.poll() else ""
             raise SpawnFailed(f"the placeholder sandbox did not start: {why.strip()}")
-        message = json.dumps({**request, "pid": pid}).encode()
+        passed = _descriptors(pid, groups)
+        body = json.dumps({**request, "groups": len(groups)}).encode()
+        if len(body) > REQUEST_BYTES:
+            raise SpawnFailed(f"a spawn request of {len(body)} bytes")
         try:
-            socket.send_fds(zygote.sock, [message], [channel_write, err_write])
+            os.write(zygote.go, b"\x01")
+            message = body.ljust(REQUEST_BYTES, b" ")
+            socket.send_fds(zygote.sock, [message], [channel_write, err_write, *passed])
         except OSError as exc:
             zygote.retire()
             raise SpawnFailed(f"the zygote took no request: {exc}") from exc
@@ -330,23 +395,24 @@ def start(
         if not reply or not isinstance(reply.get("started"), int):
             zygote.retire()
             raise SpawnFailed(f"the zygote did not start the run: {reply}")
-    except SpawnFailed:
+    except (SpawnFailed, OSError) as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(sandbox.pid, signal.SIGKILL)
-        sandbox.wait()
+        _end_placeholder(sandbox)
         for fd in (channel_read, err_read):
             os.close(fd)
-        raise
+        if isinstance(exc, SpawnFailed):
+            raise
+        raise SpawnFailed(f"the sandbox's namespaces could not be opened: {exc}") from exc
     finally:
         os.close(info_read)
-        os.close(channel_write)
-        os.close(err_write)
+        for fd in (channel_write, err_write, *passed):
+            os.close(fd)
     # The run holds the namespaces now: the placeholder goes, so that the run's process count
     # and control group hold what a cold run's do.
     _end_placeholder(sandbox)
     return WarmRun(
         zygote=zygote,
-        sandbox=sandbox,
         pid=reply["started"],
         stdout=os.fdopen(channel_read, "rb", buffering=0),
         stderr=os.fdopen(err_read, "rb", buffering=0),

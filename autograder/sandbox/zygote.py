@@ -1,54 +1,49 @@
 """The warm parent of sandbox runs: a Python that has imported what an assignment pre-imports
 (numpy; numpy, torch and torch._dynamo) and forks each submission's supervisor from there.
 
-It runs as a script (stdlib only, `python -s -S -P zygote.py FD SITES MODULE...`), as root, outside
-any sandbox, started by autograder/sandbox/warm.py with the sandbox's environment, and it
-never runs student code: it only imports those modules, then answers spawn requests on the
-socket at fd FD. A request carries numbers only (the host pid of a waiting bwrap sandbox, the
-worker uid, the limits, the run's control groups, the seccomp program) and the run's two
-pipes, so nothing of one submission is ever in its memory for the next to find. For each:
+It runs as a script (stdlib only, `python -s -S -P zygote.py SOCKET_FD GO_FD SITES MODULE...`),
+as root, outside any sandbox, started by autograder/sandbox/warm.py with the sandbox's
+environment, and it never runs student code. After its imports it only waits for a byte on
+GO_FD and forks: its memory is the same at every fork (children are reaped by the kernel, the
+one int a fork returns is freed at once, and one fork before the first request makes the
+first like the others), so object addresses repeat between runs, and nothing of one run ever
+reaches it. Per run:
 
-  C1, a fork: joins the run's control groups, enters the sandbox's ipc, uts, net, cgroup and
-      mount namespaces (after which it sees only the sandbox's files), unshares a PID
-      namespace and forks C2, whose exit status it relays;
-  C2, PID 1 of that fresh PID namespace: mounts its own /proc (with the fixed uptime and
-      loadavg files and the read-only parts bwrap covers), sets the rlimits, closes every
-      descriptor but the two pipes, installs the seccomp filter, drops every capability and
-      becomes the worker uid, then runs the supervisor exactly as the cold sandbox's Python
-      would (autograder.sandbox.install.LAUNCH with the same arguments).
+  S, the fork: reads the run's request from the socket (padded to REQUEST_BYTES, so its
+     allocations are the same each time) with the run's pipes, the sandbox's namespaces and
+     the run's control groups as descriptors (no pid or path travels); joins the control
+     groups, enters the sandbox's ipc, uts, net, cgroup and mount namespaces, unshares a PID
+     namespace, forks C2, says {"started": C2's host pid}, waits, says {"exit": status};
+  C2, PID 1 of that PID namespace: mounts its own /proc (with the fixed uptime and loadavg
+     files and the read-only parts bwrap covers), sets the rlimits, keeps only the two pipes,
+     installs the seccomp filter, drops every capability, becomes the worker uid, and returns
+     up the stack to this file's top level, which deletes its own names and runs the
+     supervisor exactly as the cold sandbox's `-c` line does: from the bottom frame, with no
+     frame or name of the zygote left (the same recursion depth, nothing to read back).
 
-So the supervisor is PID 1 of its namespace, as in the cold path (everything dies with it,
-and signals from inside that it does not handle do not reach it). A child's failure before
-the supervisor starts exits with SETUP_FAILED and says why on the run's stderr pipe.
+A failure before the supervisor starts exits with SETUP_FAILED and says why on the run's
+stderr pipe.
 """
 
-from __future__ import annotations
-
-import contextlib
 import ctypes
 import json
 import os
 import signal
 import socket
-import struct
 import sys
 import traceback
 
 SETUP_FAILED = 125
+REQUEST_BYTES = 16384  # every request is padded to this size
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
 CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID = 0x08000000, 0x40000000, 0x20000000
+# the namespace descriptors come in this order (mnt last: after it the host's files are gone)
+NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
+NAMESPACE_FLAGS = (CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWNS)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC = 32, 4096, 16384
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 22, 2, 47, 4
-# entered in this order; mnt last, since after it the host's /proc is gone
-NAMESPACES = (
-    ("ipc", CLONE_NEWIPC),
-    ("uts", CLONE_NEWUTS),
-    ("net", CLONE_NEWNET),
-    ("cgroup", CLONE_NEWCGROUP),
-    ("mnt", CLONE_NEWNS),
-)
 PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")  # read-only, as bwrap's --proc does
 FIXED_PROC = ("uptime", "loadavg")  # bound from /grader/fixed, as the cold sandbox does
 RLIMITS = ("DATA", "CPU", "FSIZE", "NOFILE", "CORE", "NPROC")
@@ -63,37 +58,34 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+def _mount(source, target, fstype, flags):
     enc = [None if s is None else s.encode() for s in (source, target, fstype)]
     _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), None), f"mount {target}")
 
 
-def _bind_read_only(source: str, target: str) -> None:
+def _bind_read_only(source, target):
     _mount(source, target, None, MS_BIND | MS_REC)
     flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     _mount(None, target, None, flags)
 
 
-def _prctl(option: int, arg: int | ctypes.c_void_p = 0) -> None:
+def _prctl(option, arg=0):
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
 
 
-def _enter(sandbox_pid: int, groups: list[str]) -> None:
-    """C1: join the run's control groups, then the sandbox's namespaces."""
-    for folder in groups:
-        with open(os.path.join(folder, "cgroup.procs"), "w") as fh:
-            fh.write(str(os.getpid()))
-    fds = [
-        (os.open(f"/proc/{sandbox_pid}/ns/{name}", os.O_RDONLY), kind) for name, kind in NAMESPACES
-    ]
-    for fd, kind in fds:
+def _enter(namespaces, groups):
+    """S: join the run's control groups, then the sandbox's namespaces."""
+    for fd in groups:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+    for fd, kind in zip(namespaces, NAMESPACE_FLAGS):
         _check(_libc.setns(fd, kind), f"setns {kind:#x}")
         os.close(fd)
     os.chdir("/submission")
     _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
 
 
-def _own_proc() -> None:
+def _own_proc():
     """C2: a /proc of its own PID namespace, covered as the cold sandbox's is."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name in PROC_COVERED:
@@ -103,19 +95,17 @@ def _own_proc() -> None:
         _bind_read_only(f"/grader/fixed/{name}", f"/proc/{name}")
 
 
-def _install_filter(program: bytes) -> None:
+def _install_filter(program):
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
     buffer = ctypes.create_string_buffer(program, len(program))
     prog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    _check(
-        _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
-        "seccomp filter",
-    )
+    result = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)
+    _check(result, "seccomp filter")
 
 
-def _drop_to(uid: int, last_cap: int) -> None:
+def _drop_to(uid, last_cap):
     for cap in range(last_cap + 1):
         _prctl(PR_CAPBSET_DROP, cap)
     _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "ambient caps")
@@ -124,8 +114,10 @@ def _drop_to(uid: int, last_cap: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def _become_supervisor(request: dict, channel_fd: int, stderr_fd: int) -> None:
-    """C2, PID 1 of its namespace: limits, descriptors, filter, uid; then the supervisor."""
+def _become_supervisor(request, channel_fd, stderr_fd):
+    """C2, PID 1 of its namespace: limits, descriptors, filter, uid. Returns the supervisor's
+    argv, with the interpreter's state as the cold sandbox's Python has it."""
+    import importlib.machinery
     import resource
 
     with open("/proc/sys/kernel/cap_last_cap") as fh:  # the host's, before our /proc
@@ -148,90 +140,84 @@ def _become_supervisor(request: dict, channel_fd: int, stderr_fd: int) -> None:
     _drop_to(request["uid"], last_cap)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the uid change: set after it
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has
+    os.environ["PWD"] = os.getcwd()  # as bwrap --chdir sets it
     launch, *argv = request["argv"]
     sys.argv = ["-c", *argv]
+    sys.orig_argv = [sys.executable, *request["flags"], "-c", launch, *argv]
     sys.path[:] = BASE_PATH
-    os.environ["PWD"] = os.getcwd()  # as bwrap --chdir sets it
-    main = type(sys)("__main__")
+    main = sys.modules["__main__"]
+    main.__loader__ = importlib.machinery.BuiltinImporter
     main.__annotations__ = {}
-    sys.modules["__main__"] = main
-    exec(compile(launch, "<string>", "exec"), main.__dict__)
-    os._exit(0)
+    vars(main).pop("__file__", None)
+    return sys.argv
 
 
-def _child(request: dict, fds: list[int], report: int) -> None:
-    """C1: enter the sandbox, fork C2 into a fresh PID namespace, relay its exit status."""
-    channel_fd, stderr_fd = fds
+def _serve_one(sock):
+    """S: one request. Joins the run's control groups, enters the sandbox, forks C2 into a
+    fresh PID namespace and reports its host pid and, once it has ended, its exit status.
+    Returns only in C2, with the supervisor's argv."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    stderr_fd = 2
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _enter(request["pid"], request["cgroups"])
+        data, fds, _flags, _addr = socket.recv_fds(sock, REQUEST_BYTES, 64)
+        request = json.loads(data)
+        if len(data) != REQUEST_BYTES or len(fds) != 2 + len(NAMESPACES) + request["groups"]:
+            raise ValueError(f"a request of {len(data)} bytes and {len(fds)} descriptors")
+        channel_fd, stderr_fd = fds[0], fds[1]
+        _enter(fds[2 : 2 + len(NAMESPACES)], fds[2 + len(NAMESPACES) :])
         pid = os.fork()
         if pid == 0:
             try:
-                os.close(report)
-                _become_supervisor(request, channel_fd, stderr_fd)
+                sock.close()
+                return _become_supervisor(request, channel_fd, stderr_fd)
             except BaseException:
                 os.write(stderr_fd, f"warm sandbox: {traceback.format_exc()}".encode())
-            os._exit(SETUP_FAILED)
-        os.write(report, struct.pack("=i", pid))
-        os.close(report)
-        for fd in fds:
-            os.close(fd)
+                os._exit(SETUP_FAILED)
+        os.close(channel_fd)
+        os.close(stderr_fd)
+        sock.send(json.dumps({"started": pid}).encode())
         _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        os._exit(code if code >= 0 else 128 - code)
-    except BaseException:
-        os.write(stderr_fd, f"warm sandbox: {traceback.format_exc()}".encode())
-        os._exit(SETUP_FAILED)
-
-
-def serve(sock: socket.socket) -> None:
-    """Answer spawn requests until the socket closes: for each, reply {"started": C2's host
-    pid} (or {"failed": why}), then {"exit": status} once C1 has ended."""
-    while True:
+        sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+    except BaseException as exc:
+        with_trace = f"warm sandbox: {traceback.format_exc()}"
         try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
-        except OSError:
-            return
-        if not data:
-            return
-        try:
-            request = json.loads(data)
-            if len(fds) != 2:
-                raise ValueError(f"a spawn request carries 2 descriptors, not {len(fds)}")
-            report_read, report_write = os.pipe()
-            c1 = os.fork()
-            if c1 == 0:
-                sock.close()
-                os.close(report_read)
-                _child(request, fds, report_write)
-            os.close(report_write)
-            for fd in fds:
-                os.close(fd)
-            got = os.read(report_read, 4)
-            os.close(report_read)
-            started = struct.unpack("=i", got)[0] if len(got) == 4 else None
-            sock.send(json.dumps({"started": started, "c1": c1}).encode())
-            _, status = os.waitpid(c1, 0)
-            sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
-        except Exception as exc:  # noqa: BLE001  (the grader retires this zygote)
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            os.write(stderr_fd, with_trace.encode())
             sock.send(json.dumps({"failed": f"{type(exc).__name__}: {exc}"}).encode())
+        except OSError:
+            pass
+    os._exit(0)
 
 
-def main(argv: list[str]) -> None:
-    """argv: SOCKET_FD SITE_DIRS MODULE...; import the modules, say so, then serve."""
+def _serve(argv):
+    """Import the modules, say so, then fork S for every byte on GO_FD; returns only in C2."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker that started it decides
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps S: nothing to wait for
     sock = socket.socket(fileno=int(argv[0]))
-    sys.path.extend(p for p in argv[1].split(os.pathsep) if p)
-    for module in argv[2:]:
+    go = int(argv[1])
+    sys.path.extend(p for p in argv[2].split(os.pathsep) if p)
+    for module in argv[3:]:
         __import__(module)
-    sock.send(json.dumps({"ready": argv[2:]}).encode())
-    serve(sock)
+    if os.fork() == 0:  # so that the first request's fork is like every later one's
+        os._exit(0)
+    sock.send(json.dumps({"ready": argv[3:]}).encode())
+    while os.read(go, 1):
+        if os.fork() == 0:
+            return _serve_one(sock)
+    os._exit(0)
 
+
+KEPT = ("__name__", "__doc__", "__package__", "__loader__", "__spec__", "__annotations__")
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.argv = _serve(sys.argv[1:])  # returns only in a run's supervisor, C2
+    for _name in [n for n in globals() if n not in (*KEPT, "__builtins__", "sys")]:
+        del globals()[_name]
+    del _name
+    __doc__ = None  # as the -c line's module has it
+    # from here on exactly autograder.sandbox.install.LAUNCH, from the bottom frame
+    sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ("", ".")]
+    import harness.supervisor as s
+
+    s.main(sys.argv[1:])
