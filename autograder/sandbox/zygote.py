@@ -145,6 +145,8 @@ def _become_supervisor(request, channel_fd, stderr_fd):
     sys.argv = ["-c", *argv]
     sys.orig_argv = [sys.executable, *request["flags"], "-c", launch, *argv]
     sys.path[:] = BASE_PATH
+    for entry in [e for e in sys.path_importer_cache if e not in BASE_PATH]:
+        del sys.path_importer_cache[entry]  # the site folders come back; the script's goes
     main = sys.modules["__main__"]
     main.__loader__ = importlib.machinery.BuiltinImporter
     main.__annotations__ = {}
