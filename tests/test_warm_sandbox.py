@@ -276,3 +276,19 @@ def test_a_cold_run_past_its_wall_limit_ends_at_once(tmp_path: Path, monkeypatch
     result, _ = run(tmp_path, cells, [], wall_seconds=1)
     assert result.timed_out and result.leftover_processes == 0
     assert "AFTER THE LIMIT" not in (tmp_path / "out" / "stdout.txt").read_text()
+
+
+def test_the_grader_and_the_zygote_agree_on_their_protocol() -> None:
+    """zygote.py runs alone (standard library only), so the few numbers both sides use are
+    written twice: they must agree."""
+    from autograder.sandbox import zygote
+
+    assert zygote.REQUEST_BYTES == warm.REQUEST_BYTES
+    assert zygote.NAMESPACES == warm.NAMESPACES
+    assert zygote.SETUP_FAILED == warm.SETUP_FAILED
+    from autograder.sandbox import run as sandbox_run
+
+    names = [f"RLIMIT_{name}" for name in zygote.RLIMITS]
+    import resource
+
+    assert [getattr(resource, n) for n in names] == list(sandbox_run.RLIMIT_KINDS)
