@@ -292,3 +292,21 @@ def test_the_grader_and_the_zygote_agree_on_their_protocol() -> None:
     import resource
 
     assert [getattr(resource, n) for n in names] == list(sandbox_run.RLIMIT_KINDS)
+
+
+@needs_warm
+def test_a_supervisor_whose_set_up_fails_is_graded_cold(tmp_path: Path, monkeypatch) -> None:
+    """The zygote's fork starts, but its set-up fails before the supervisor runs (here an
+    rlimit above the hard maximum): nothing of the submission ran, so it is graded cold."""
+    real = warm.start
+
+    def broken(zygote, bwrap_cmd, popen, request, groups):
+        limits = list(request["rlimits"])
+        limits[3] = 1 << 40  # RLIMIT_NOFILE beyond what the kernel allows
+        return real(zygote, bwrap_cmd, popen, {**request, "rlimits": limits}, groups)
+
+    monkeypatch.setattr(warm, "start", broken)
+    cells = [("answer", "def probe():\n    return 4\n")]
+    result, output = run(tmp_path, cells, [Call("p", "probe", timeout=20)])
+    assert not result.warm and output.calls[0].value == 4
+    assert any("set-up failed" in n for n in result.staff_notes), result.staff_notes

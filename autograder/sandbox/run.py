@@ -475,9 +475,14 @@ def _run_harness(
         group.destroy()
     else:
         run.staff_notes.append("no control group: memory and process caps are per process only")
-    if is_warm and proc.faulted:  # the zygote failed, not the submission: grade it cold
+    # the zygote failed, not the submission (lost mid-run, or the supervisor's process
+    # failed its set-up before it wrote a frame): grade it cold
+    never_started = run.returncode == warm.SETUP_FAILED and not run.channel
+    if is_warm and (proc.faulted or never_started):
         again = _run_harness(job_dir, work_dir, out_dir, limits, uid, warm_ok=False)
         again.staff_notes.extend(n for n in run.staff_notes if n.startswith("zygote fault"))
+        if never_started:
+            again.staff_notes.append(f"warm sandbox set-up failed: {run.stderr[-300:]}")
         again.staff_notes.append("the warm sandbox failed during the run: graded again cold")
         return again
     return run
