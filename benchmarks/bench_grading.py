@@ -471,6 +471,16 @@ def bench_otter(work: Path, runs: int, results: Results) -> None:
 
 
 # ---------------------------------------------------------------------- report
+def _wrapped(lines: list[str]) -> str:
+    """A section's lines as Markdown: paragraphs wrapped at 95 columns as the rest of the docs
+    are, tables and headings kept whole."""
+    wrapped = []
+    for line in lines:
+        keep = line.startswith(("|", "#")) or len(line) <= 95
+        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
+    return "\n".join(wrapped).rstrip() + "\n"
+
+
 def markdown(results: Results, n: int, command: str) -> str:
     """The docs/benchmarks.md section for these results."""
     load = os.getloadavg()
@@ -512,11 +522,7 @@ def markdown(results: Results, n: int, command: str) -> str:
             f"ratio otter / ours = {o['otter_median'] / o['ours_median']:.2f}.",
         ]
     lines += [""] + results.notes
-    wrapped = []
-    for line in lines:  # paragraphs wrapped as the rest of the docs are; tables kept whole
-        keep = line.startswith(("|", "#")) or len(line) <= 95
-        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
-    return "\n".join(wrapped).rstrip() + "\n"
+    return _wrapped(lines)
 
 
 def dask_markdown(results: Results, n: int, rounds: int, command: str) -> str:
@@ -570,11 +576,7 @@ def dask_markdown(results: Results, n: int, rounds: int, command: str) -> str:
                 f"at most {60 / median:.0f} results per minute."
             )
         lines += [text, ""]
-    wrapped = []
-    for line in lines:
-        keep = line.startswith(("|", "#")) or len(line) <= 95
-        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
-    return "\n".join(wrapped).rstrip() + "\n"
+    return _wrapped(lines)
 
 
 def warm_markdown(results: Results, n: int, rounds: int, command: str) -> str:
@@ -622,11 +624,7 @@ def warm_markdown(results: Results, n: int, rounds: int, command: str) -> str:
             met = "met" if per_minute >= TARGET_PER_MINUTE[2] else "NOT met"
             text += f" Target >= {TARGET_PER_MINUTE[2]:.0f}/min: {met}."
         lines += [text, ""]
-    wrapped = []
-    for line in lines:
-        keep = line.startswith(("|", "#")) or len(line) <= 95
-        wrapped += [line] if keep else textwrap.wrap(line, 95, break_on_hyphens=False)
-    return "\n".join(wrapped).rstrip() + "\n"
+    return _wrapped(lines)
 
 
 def record(path: Path, section: str) -> None:
