@@ -6,7 +6,7 @@ check passes and none leaves a bare value as its output; and the packages the fi
 optional are not installed, so the notebook is shown to run without them.
 
 Slow (marked `slow`; deselect with -m "not slow"): pip installs torch from this machine's
-package index, about 70 s for a bundle that needs it; the venvs are deleted afterwards."""
+package index, about 70 s for a bundle that needs it; each venv is deleted when its test ends."""
 
 from __future__ import annotations
 
@@ -57,32 +57,32 @@ json.dump(report, open(sys.argv[2], "w", encoding="utf-8"))
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def venv_of(tmp_path_factory):
-    """venv_of(name): the bin folder of a venv made from the student bundle's requirements.txt
-    (made once per session, deleted at its end), and the seconds pip took."""
-    made: dict[str, tuple[Path, float]] = {}
-    root = tmp_path_factory.mktemp("venvs")
+    """venv_of(name): the bin folder of a venv made from the student bundle's requirements.txt,
+    and the seconds pip took. Each venv (a few GB with torch) is deleted when its test ends,
+    so the suite never holds more than one."""
+    made: list[Path] = []
 
     def make(name: str) -> tuple[Path, float]:
-        if name not in made:
-            folder = root / name
-            requirements = ROOT / "assignments" / name / "requirements.txt"
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
-            proc = subprocess.run(
-                [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", "--no-input", "-r", str(requirements)],
-                capture_output=True,
-                text=True,
-                timeout=PIP_SECONDS,
-            )  # fmt: skip
-            assert proc.returncode == 0, f"pip install -r {requirements}:\n{proc.stderr[-3000:]}"
-            made[name] = (folder / "bin", time.perf_counter() - started)
-        return made[name]
+        folder = tmp_path_factory.mktemp("venv") / name
+        made.append(folder)
+        requirements = ROOT / "assignments" / name / "requirements.txt"
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
+        proc = subprocess.run(
+            [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
+             "--disable-pip-version-check", "--no-input", "-r", str(requirements)],
+            capture_output=True,
+            text=True,
+            timeout=PIP_SECONDS,
+        )  # fmt: skip
+        assert proc.returncode == 0, f"pip install -r {requirements}:\n{proc.stderr[-3000:]}"
+        return folder / "bin", time.perf_counter() - started
 
     yield make
-    shutil.rmtree(root, ignore_errors=True)
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_solution_code(name: str, work: Path) -> list[tuple[int, str, str]]:
