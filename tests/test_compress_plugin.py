@@ -95,6 +95,20 @@ def test_the_hook_checks_inputs_have_no_ties_where_a_check_decides(seed: int) ->
     # the inputs differ from one submission seed to the next
     other = np.random.default_rng(seed + 100)
     assert not np.array_equal(c4.draw_topk_probe(other), probe)
+    # the variant's own gradients (the notebook's G4) are never a hook call's input: every
+    # entry is moved by a hidden amount, and the top-k cases keep what the check relies on
+    variant = plugin.get(NAME).variant(SECRET, f"student{seed:03d}")
+    G, ratio = np.array(variant["c4"]["grads"]), float(variant["c4"]["ratio"])
+    topk, counted = c4.topk_calls(variant, seed), c4.counted_calls(variant, seed)
+    for call in topk[:2] + counted[:2]:
+        moved = call.kwargs["grads"].astype(np.float64)
+        assert moved.shape == G.shape
+        assert np.abs(moved - G).max() <= c4.HIDDEN_SHIFT + 1e-3
+        assert np.mean(np.abs(moved - G) > 1e-6) > 0.95, "most entries are moved"
+    assert c4.topk_usable(topk[0].kwargs["grads"], ratio)
+    assert not np.array_equal(
+        c4.topk_calls(variant, seed + 100)[0].kwargs["grads"], topk[0].kwargs["grads"]
+    )
 
 
 # ----------------------------------------------------------------------------- the fixture
@@ -129,6 +143,20 @@ def test_process_group_fixture_keeps_its_deadline_when_a_rank_hangs() -> None:
         "rank 1 did not finish: it stopped after 0 of 2 steps when the group ran out of time"
     )
     assert np.isnan(out["averaged"]).all()
+
+
+def _counts_beyond_int64(state, bucket):  # noqa: ANN001
+    future = ddp_hooks.allreduce_counted_hook(state, bucket)
+    state.bytes_sent += 2**70
+    return future
+
+
+def test_a_byte_count_beyond_int64_is_reported_missing_not_a_crash() -> None:
+    grads = np.ones((2, 2, 4))
+    out = process_group.run_ddp_hook(_counts_beyond_int64, {"grads": grads})
+    assert out["errors"] == ["", ""]
+    assert out["bytes"].tolist() == [[-1, -1], [-1, -1]]
+    np.testing.assert_allclose(out["averaged"], grads)
 
 
 def _dense_update(w, idx, val, y, lr):  # noqa: ANN001
@@ -274,6 +302,91 @@ def test_the_network_test_sees_a_connection_without_the_sandbox(tmp_path) -> Non
         assert listener.accepted, "without the sandbox the hook should have connected"
     finally:
         listener.close()
+
+
+# ------------------------------------------------------------------- private gradients
+SEARCHING_HOOK = """
+
+_honest_allreduce_counted_hook = allreduce_counted_hook
+_G = np.array({grads!r})  # the variant's (steps, world, n), as float64: its float32 bytes
+# are made here one entry at a time, never a row
+
+
+def _bytes(xs):
+    return b"".join(np.float32(x).tobytes() for x in xs)
+
+
+def _found_in_memory(first, second):
+    # every writable region of this process not backed by a file (heap, stack, anonymous
+    # mappings: where decoded arrays live), searched for `first` followed by `second` (two
+    # halves of 4 float32 entries, so that the 16 bytes are never one object here)
+    import ctypes
+
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: its own memory, readable to it
+    hits = []
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            span, perms = parts[:2]
+            if not perms.startswith("rw") or (len(parts) > 5 and not parts[5].startswith("[")):
+                continue
+            lo, hi = (int(x, 16) for x in span.split("-"))
+            for start in range(lo, hi, 1 << 22):  # 4 MiB at a time: the sandbox caps memory
+                try:
+                    mem.seek(start)
+                    data = mem.read(min(hi, start + (1 << 22) + 15) - start)
+                except (OSError, OverflowError, ValueError):
+                    continue
+                at = data.find(first)
+                while at >= 0:
+                    if data[at + 8 : at + 16] == second:
+                        hits.append(hex(start + at))
+                    at = data.find(first, at + 1)
+    return hits
+
+
+def allreduce_counted_hook(state, bucket):
+    mine = bucket.buffer().detach().numpy()
+    rank = dist.get_rank()
+    same = mine.size == _G.shape[2] and rank < _G.shape[1]
+    steps = [t for t in range(_G.shape[0]) if same and np.array_equal(_G[t, rank], mine)]
+    if steps and state.calls == 0:
+        t = steps[0]
+        row, other = _G[t, rank], _G[t, 1 - rank]
+        if not _found_in_memory(_bytes(row[:2]), _bytes(row[2:4])):
+            raise RuntimeError("the search is broken: it missed this rank's own gradient")
+        where = _found_in_memory(_bytes(other[:2]), _bytes(other[2:4]))
+        if where:
+            raise RuntimeError(f"rank {{1 - rank}}'s gradient is in this process at {{where}}")
+        if os.path.isdir("/sealed") and os.listdir("/sealed"):
+            raise RuntimeError(f"share files left in /sealed: {{os.listdir('/sealed')}}")
+    return _honest_allreduce_counted_hook(state, bucket)
+"""
+
+
+def test_a_rank_never_holds_another_ranks_gradients(tmp_path) -> None:
+    """Graded in the sandbox, each rank's all-reduce hook searches its own memory (every
+    writable region not backed by a file) for the other rank's gradient (float32, as the fixture holds it) before
+    it communicates, and looks in /sealed: finding it there, or missing its own
+    gradient (so the search is shown to work), fails the hook. Round 6 of docs/trust.md
+    found every rank's gradients in each rank's memory; now each holds only its own."""
+    from autograder import sandbox
+
+    if sandbox.backend()[0] != "bwrap":
+        pytest.skip("bubblewrap is not available: without a sandbox nothing is private")
+    student = "student000"
+    variant = plugin.get(NAME).variant(SECRET, student)
+    folder = _write(render_bundle(NAME, variant, solution=True).files, tmp_path / "sub")
+    hooks = folder / "comm_hooks.py"
+    grads = np.asarray(variant["c4"]["grads"], dtype=np.float32).tolist()
+    hooks.write_text(
+        hooks.read_text().replace("import math\n", "import math\nimport os\n", 1)
+        + SEARCHING_HOOK.format(grads=grads)
+    )
+    result = grade_submission(folder, NAME, Course(secret=SECRET), student_id=student)
+    counted = next(c for c in result.checks if c.id == "c4.counted_hooks")
+    assert counted.status == "passed", counted.message
+    assert not result.lost, {c.id: c.message for c in result.checks if c.lost}
 
 
 # ----------------------------------------------------------------------------- the lab

@@ -50,6 +50,9 @@ class Call:
     the id (two calls with one seed and one Rng start from the same generator state).
     `pure`: the problem says the function does not change its inputs; one it changed in
     place makes the call fail, naming the argument.
+    `private`: (name, axis) for a fixture that runs the function in several processes (the
+    ranks of a process group): kwargs[name] is split along `axis` into one share per process
+    and no process of the sandbox but rank r's ever holds share r (see harness/sealed.py).
     """
 
     id: str
@@ -62,6 +65,7 @@ class Call:
     returns: Spec | None = None
     seed: int | None = None
     pure: bool = False
+    private: tuple[str, int] | None = None
 
 
 # (variant, seed) -> calls; a calls function of fixed inputs may take the variant only.

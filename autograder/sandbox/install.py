@@ -65,3 +65,10 @@ def fixture_modules(fixtures: Path | None) -> list[str]:
     if fixtures is None:
         return []
     return sorted(p.stem for p in fixtures.glob("*.py") if p.stem != "__init__")
+
+
+def sealed_dir(job_dir: Path) -> Path:
+    """Where a job's private shares lie (slotR.json, one per rank; see harness/sealed.py):
+    beside job_dir, outside every folder the sandbox mounts. A bwrap sandbox gets each file
+    as its own copy in /sealed, which is what dirname(job_dir)/sealed is inside it."""
+    return job_dir.parent / "sealed"

@@ -35,7 +35,7 @@ from typing import Any
 
 from autograder.sandbox import bwrap, cgroups, seccomp, warm
 from autograder.sandbox.harness import protocol
-from autograder.sandbox.install import LAUNCH
+from autograder.sandbox.install import LAUNCH, sealed_dir
 from autograder.sandbox.uids import BASE_UID, claim_uid, kill_uid, user_processes
 
 STDERR_KEPT = 8000  # bytes of the sandbox's own stderr kept for the staff
@@ -287,6 +287,22 @@ def run_harness(
         return _run_harness(job_dir, work_dir, out_dir, limits, uid)
 
 
+def _sealed_files(job_dir: Path, cmd: list[str]) -> list[int]:
+    """Add bwrap arguments that copy each private share file (slotR.json) into the sandbox's
+    own /sealed, and return the descriptors bwrap reads them from. Inside, each file is
+    read and deleted by its rank's keeper before any student code runs (harness/sealed.py);
+    the sandbox never mounts the folder the grader wrote them in."""
+    files = sorted(sealed_dir(job_dir).glob("slot*.json"))
+    if not files:
+        return []
+    cmd += ["--perms", "0777", "--dir", "/sealed"]  # its files are deleted from inside
+    fds = []
+    for path in files:
+        fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+        cmd += ["--perms", "0644", "--file", str(fds[-1]), f"/sealed/{path.name}"]
+    return fds
+
+
 def _run_harness(
     job_dir: Path, work_dir: Path, out_dir: Path, limits: Limits, uid: int, warm_ok: bool = True
 ) -> SandboxRun:
@@ -327,6 +343,7 @@ def _run_harness(
         cmd = ["bwrap", *bwrap.mounts([*binds, *fixed_binds], ["--bind", str(tmp_dir), "/tmp"])]
         harness_dirs = ["/grader", "/submission", site_arg]
         watched += [work_dir, tmp_dir]
+    sealed_fds = _sealed_files(job_dir, cmd) if kind == "bwrap" else []
     filter_fd = seccomp.filter_fd() if kind == "bwrap" else None
     if filter_fd is not None:
         cmd += ["--seccomp", str(filter_fd)]
@@ -376,7 +393,7 @@ def _run_harness(
     popen: dict[str, Any] = {
         "cwd": work_dir,
         "env": env,
-        "pass_fds": () if filter_fd is None else (filter_fd,),
+        "pass_fds": (*sealed_fds, *(() if filter_fd is None else (filter_fd,))),
         "preexec_fn": lambda: _limit_child(limits, group, child_uid, nproc),
     }
     proc: Any = None
@@ -399,8 +416,8 @@ def _run_harness(
                     group = cgroups.create(memory_bytes, limits.max_processes, limits.cpus)
                     inherited = 0
         if proc is None:
-            if filter_fd is not None:  # a failed warm start's bwrap may have read it
-                os.lseek(filter_fd, 0, os.SEEK_SET)
+            for fd in (*sealed_fds, *(() if filter_fd is None else (filter_fd,))):
+                os.lseek(fd, 0, os.SEEK_SET)  # a failed warm start's bwrap may have read it
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -409,8 +426,8 @@ def _run_harness(
                 **popen,
             )
     finally:
-        if filter_fd is not None:
-            os.close(filter_fd)
+        for fd in (*sealed_fds, *(() if filter_fd is None else (filter_fd,))):
+            os.close(fd)
     channel = _Drain(proc.stdout, protocol.CHANNEL_CAP)
     output = _Drain(proc.stderr, STDERR_KEPT)
     # Wait, watching what the run writes to the grader's disk (where any of it is on it).

@@ -48,15 +48,16 @@ def parent_of(pid: int) -> int:
         return -1
 
 
-def kill_strays(keep: int, spare: int = 0) -> None:
+def kill_strays(keep: int, spare: int = 0, also: frozenset[int] | set[int] = frozenset()) -> None:
     """Before a call: kill what the notebook or earlier calls left running: every process
     but the loader or runner `keep`, and `spare`, the runner's call process of the function
     whose calls go on (only it, and only as the runner's child: any other child of the
-    runner, made by student code, is killed too). The killed processes are reaped by their
-    parents or, orphaned, by the supervisor."""
+    runner, made by student code, is killed too), and the supervisor's own helpers `also`
+    (sealed.py's keepers). The killed processes are reaped by their parents or, orphaned, by
+    the supervisor."""
     if os.getpid() != 1:
         return
-    targets = sandbox_pids(keep)
+    targets = [pid for pid in sandbox_pids(keep) if pid not in also]
     if spare > 1:
         targets = [pid for pid in targets if not (pid == spare and parent_of(pid) == keep)]
     for pid in targets:

@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import Any
 
-from . import calls, determinism
+from . import calls, determinism, sealed
 from .channel import Channel
 from .processes import make_undumpable
 from .torch_cpu import cpu_only
@@ -69,6 +69,8 @@ def supervise(job_dir: str, work_dir: str, channel_fd: int, source_dir: str = ""
     if job_dir in sys.path:  # imported: from here on nothing more is loaded from the job
         sys.path.remove(job_dir)
     calls.register_fixtures(fixtures, [name.removesuffix(".py") for name in job.get("modules", [])])
+    for module in fixtures:
+        sealed.RANKS.update(getattr(module, "RANKS", {}))
     own = [m for n, m in sys.modules.items() if n.split(".")[0] in ("harness", "fixtures")]
     if source_dir:
         copy_in(source_dir, work_dir)
@@ -79,6 +81,8 @@ def supervise(job_dir: str, work_dir: str, channel_fd: int, source_dir: str = ""
     channel = Channel(channel_fd)
     channel.event({"ev": "statements", "count": len(statements)})
     state: dict[str, Any] = {"skip": set(), "done": set(), "got": set(), "defs_only": False}
+    # Calls with private inputs first, while no student code has run (see sealed.py).
+    sealed.run_private_calls(job, state, channel, job_dir)
     restarts = losses = 0
     while True:
         outcome = Watch(job, state, channel).run(world)

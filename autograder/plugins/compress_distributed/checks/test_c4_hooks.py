@@ -21,11 +21,11 @@ Conventions accepted: the hook may compute in float32 or float64, gather values 
 indices in one message or two, keep residuals per parameter or per bucket, and draw its
 codes in any way from state.generator.
 
-Known limitation (it needs platform work): the fixture hands every rank the gradients of
-all ranks in the call's inputs, which a hook can reach from the Python stack of its own
-process; a hook that averages those instead of communicating passes the averages (its
-bytes count is still checked). Reading them needs the fixture to give each rank only its
-own gradients, which the harness's calls cannot yet express.
+The gradients are private inputs of the calls (Call.private): rank r's process only ever
+holds G[:, r], so a hook learns the other ranks' gradients only by communicating. None of
+them is the notebook's: the variant's G4, which the student has, is moved by a hidden
+amount per submission (hidden_like), so a hook that carries the public numbers and
+recognises its own bucket learns nothing about the other rank's.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def _hook_call(call_id: str, func: str, spec: dict, seed: int | None = None) -> 
         timeout=CALL_SECONDS,
         seed=seed,
         returns=_group_returns(spec["grads"]),
+        private=("grads", 1),  # rank r's process only ever holds G[:, r]
     )
 
 
@@ -207,26 +208,55 @@ def _topk_mistakes(G: np.ndarray, ratio: float, ef: bool, want: np.ndarray) -> l
     return out
 
 
+def topk_usable(G: np.ndarray, ratio: float) -> bool:
+    """Whether top-k gradients G keep what the check relies on: a gap of at least CUT_GAP at
+    the cut of every ranking a check or a cause uses (|p| with and without error feedback,
+    signed p with it), and every catalogued mistake giving averages at least 1e-3 away:
+    all of them with error feedback; without it, those that are mistakes there (without
+    error feedback, dropping or keeping the residual changes nothing)."""
+    gaps = [_sim_topk(G, ratio, ef)[1] for ef in (True, False)]
+    gaps.append(_sim_topk(G, ratio, True, by_value=True)[1])
+    if min(gaps) < CUT_GAP:
+        return False
+    for ef in (True, False):
+        want = _sim_topk(G, ratio, ef)[0]
+        for mistake in _topk_mistakes(G, ratio, ef, want):
+            got = mistake.compute()
+            if not ef and np.array_equal(got, want):
+                continue
+            if np.max(np.abs(got - want)) < 1e-3:
+                return False
+    return True
+
+
 def draw_topk_probe(rng: np.random.Generator) -> np.ndarray:
-    """(4, 3, 20) gradients in [-2, 2] (3 decimals) with a gap of at least CUT_GAP at the
-    cut of every ranking a check or a cause relies on (|p| with and without error feedback,
-    signed p with it), on which every catalogued mistake gives other averages."""
+    """(4, 3, 20) gradients in [-2, 2] (3 decimals) that are topk_usable."""
     while True:
         G = np.round(rng.uniform(-2.0, 2.0, size=TOPK_PROBE_SHAPE), 3)
-        want, gap = _sim_topk(G, TOPK_PROBE_RATIO, True)
-        gaps = [gap, _sim_topk(G, TOPK_PROBE_RATIO, False)[1]]
-        gaps.append(_sim_topk(G, TOPK_PROBE_RATIO, True, by_value=True)[1])
-        if min(gaps) < CUT_GAP:
-            continue
-        mistakes = _topk_mistakes(G, TOPK_PROBE_RATIO, True, want)
-        if all(np.max(np.abs(m.compute() - want)) >= 1e-3 for m in mistakes):
+        if topk_usable(G, TOPK_PROBE_RATIO):
             return G
+
+
+HIDDEN_SHIFT = 0.25  # the variant's gradients move by up to this much per entry
+
+
+def hidden_like(G: np.ndarray, rng: np.random.Generator, ratio: float | None = None) -> np.ndarray:
+    """The variant's gradients G moved by a hidden amount: each entry by a draw from
+    U(-HIDDEN_SHIFT, HIDDEN_SHIFT), rounded to 3 decimals, drawn again until topk_usable
+    at `ratio` (when given). The numbers stay the student's own in size and sign pattern,
+    but no rank can tell another's from the notebook's."""
+    G = np.asarray(G, dtype=np.float64)
+    while True:
+        moved = np.round(G + rng.uniform(-HIDDEN_SHIFT, HIDDEN_SHIFT, size=G.shape), 3)
+        if ratio is None or topk_usable(moved, ratio):
+            return moved
 
 
 def topk_calls(variant: dict, seed: int) -> list[Call]:
     c4 = variant["c4"]
-    G, ratio = np.array(c4["grads"]), float(c4["ratio"])
+    ratio = float(c4["ratio"])
     probe = draw_topk_probe(np.random.default_rng(seed))
+    G = hidden_like(np.array(c4["grads"]), np.random.default_rng([seed, 4]), ratio)
     return [
         _hook_call("c4.topk.ef", "topk_hook", _spec(G, ratio=ratio, error_feedback=True)),
         _hook_call("c4.topk.noef", "topk_hook", _spec(G, ratio=ratio, error_feedback=False)),
@@ -515,7 +545,7 @@ def test_terngrad_hook(sub: Sub) -> None:
 
 # --------------------------------------------------------------------------- counted hooks
 def counted_calls(variant: dict, seed: int) -> list[Call]:
-    G = np.array(variant["c4"]["grads"])
+    G = hidden_like(np.array(variant["c4"]["grads"]), np.random.default_rng([seed, 5]))
     probe = np.round(np.random.default_rng(seed).uniform(-2.0, 2.0, size=(2, 3, 20)), 3)
     return [
         _hook_call("c4.count.allreduce", "allreduce_counted_hook", _spec(G)),

@@ -1,0 +1,397 @@
+"""Calls with a private input: made before the notebook's first statement, by rank processes
+that each only ever hold their own share of it.
+
+Such a call's fixture runs the graded function in several processes (the ranks of a process
+group), and its private input holds one share per rank. The grader leaves the input out of
+job.json and hands share r to the sandbox in a file of its own (/sealed/slotR.json). Before
+any student code runs, the supervisor forks one keeper per rank; keeper r reads and deletes
+its file (the supervisor never opens one). For each run of each private call, keeper r forks
+a rank process that imports the submitted modules, finds the graded function and runs the
+fixture's rank function on share r, reporting on a pipe to the supervisor. The supervisor
+sends the keepers the call to make, gathers the reports within the call's budget, has the
+fixture assemble the call's value from them (data in, data out) and sends it as the call's
+record; a call that took at most RERUN_SHARE of its budget is made a second time and must
+give the same value, as in calls.run_one. Then the keepers and everything they started are
+killed: the notebook's code never runs beside a share, and no process holds two ranks'.
+
+A fixture module takes part with RANKS = {mode: (rank, assemble)}:
+  rank(target, kwargs, share, rank_index, world, folder, progress) -> report (plain data),
+      run in the rank process; progress(value) passes on how far it got (the last value
+      counts if the rank never reports); folder is a fresh empty folder for the group;
+  assemble(ranks, kwargs, shape, timed_out) -> the call's value, run in the supervisor;
+      ranks[r] is {"report": ..., "progress": ..., "error": ...} (None where missing).
+A `seconds` kwarg below the call's budget is the ranks' own deadline: the supervisor waits
+that long for their reports (timed_out tells the fixture they were not all in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+from typing import Any
+
+from . import calls, codec
+from .channel import Channel
+from .determinism import monotonic, sleep
+from .processes import kill_strays
+
+REPORT_CAP = 8 * 1024 * 1024  # bytes of one rank's reports read per run
+READY_SECONDS = 10.0  # for every keeper to read and delete its file
+RANKS: dict[str, tuple[Any, Any]] = {}  # mode -> (rank, assemble), from the fixture modules
+FAULT = "EffdlPrivateCallFault"
+
+
+def private_calls(job: dict[str, Any]) -> list[int]:
+    """Indexes of the job's calls with a private input, in order."""
+    return [i for i, call in enumerate(job["calls"]) if isinstance(call.get("private"), dict)]
+
+
+def _world(call: dict[str, Any]) -> int:
+    private = call["private"]
+    return int(private["shape"][int(private["axis"])])
+
+
+def _close_all_but(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+def _write_line(fd: int, tag: str, value: Any) -> None:
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        data = (tag + " " + json.dumps(value, allow_nan=False) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def _rank_process(
+    job: dict[str, Any], shares: dict[str, Any], message: dict, rank: int, fds: tuple[int, int]
+) -> None:
+    """A rank's run of one call (in a fresh fork of its keeper), reporting on fds[0] and
+    printing on fds[1] (passed on as the notebook's printed output): never returns."""
+    fd, printed = fds
+    try:
+        os.setpgid(0, 0)
+        os.dup2(printed, 1)
+        os.dup2(printed, 2)
+        os.close(printed)
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
+        sys.stderr = sys.stdout
+        index = int(message["n"])
+        call = job["calls"][index]
+        mine = shares.get(str(index))
+        shares.clear()  # the rank's other calls' shares: not this run's business
+        calls.seed_globals(int(call.get("seed", 1000 + index)))
+        try:
+            kwargs = codec.decode(call.get("kwargs", {"__dict__": []}), inputs=True)
+            share = codec.decode(mine, inputs=True)
+            run_rank = RANKS[call["mode"]][0]
+            target = calls.find_name({}, call["func"])
+        except BaseException as exc:  # the function is missing, or its module fails
+            _write_line(fd, "E", calls.describe_exception(exc))
+            os._exit(0)
+        report = run_rank(
+            target,
+            kwargs,
+            share,
+            rank,
+            _world(call),
+            message["folder"],
+            lambda value: _write_line(fd, "P", value),
+        )
+        _write_line(fd, "R", report)
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            _write_line(fd, "E", calls.describe_exception(exc))
+    os._exit(0)
+
+
+def _keeper(job: dict[str, Any], rank: int, path: str, fds: tuple[int, int, int]) -> None:
+    """Keeper of rank `rank`: reads and deletes its share file, then makes a rank process for
+    each call the supervisor names on `go` (fds: go, reports, printed output). Never
+    returns."""
+    go, out, printed = fds
+    try:
+        with open(path, "rb") as fh:
+            shares = json.loads(fh.read())
+        try:
+            os.unlink(path)
+        except OSError:
+            if os.getppid() == 1:  # in a sandbox the file must go before any student code
+                raise
+        _write_line(out, "K", "ok")
+    except BaseException as exc:
+        _write_line(out, "K", f"{type(exc).__name__}: {exc}"[:300])
+        os._exit(0)
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            chunk = os.read(go, 4096)
+            if not chunk:
+                os._exit(0)
+            pending += chunk
+        line, pending = pending.split(b"\n", 1)
+        message = json.loads(line)
+        child = os.fork()
+        if child == 0:
+            os.close(go)
+            _rank_process(job, shares, message, rank, (out, printed))
+        deadline = monotonic() + float(message["seconds"]) + 2.0
+        while monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(child, os.WNOHANG)[0]:
+                    break
+            sleep(0.005)
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
+
+
+class _Keeper:
+    """The supervisor's handle on a keeper: its pid, the pipe it reads calls from and the
+    pipe its rank processes report on."""
+
+    def __init__(self, pid: int, go: int, out: int, printed: int) -> None:
+        self.pid, self.go, self.out, self.printed = pid, go, out, printed
+        self.buffer = b""
+        self.kept = 0
+
+    def send(self, message: dict[str, Any]) -> bool:
+        try:
+            os.write(self.go, (json.dumps(message) + "\n").encode())
+            return True
+        except OSError:  # it was killed (by student code of an earlier call)
+            return False
+
+    def lines(self) -> list[tuple[str, Any]]:
+        """The complete lines it sent since the last call: (tag, value)."""
+        out = []
+        while True:
+            try:
+                chunk = os.read(self.out, 1 << 20)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            if self.kept < REPORT_CAP:
+                self.buffer += chunk[: REPORT_CAP - self.kept]
+            self.kept += len(chunk)
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            tag, _, text = line.decode("utf-8", "replace").partition(" ")
+            with contextlib.suppress(ValueError, RecursionError):
+                out.append((tag, json.loads(text)))
+        return out
+
+    def forget(self) -> None:
+        self.lines()
+        self.buffer, self.kept = b"", 0
+
+
+def _start_keeper(job: dict[str, Any], rank: int, folder: str) -> _Keeper:
+    go_read, go_write = os.pipe()
+    out_read, out_write = os.pipe()
+    print_read, print_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _close_all_but({0, 1, 2, go_read, out_write, print_write})
+            path = os.path.join(folder, f"slot{rank}.json")
+            _keeper(job, rank, path, (go_read, out_write, print_write))
+        finally:
+            os._exit(70)
+    for fd in (go_read, out_write, print_write):
+        os.close(fd)
+    os.set_blocking(out_read, False)
+    os.set_blocking(print_read, False)
+    return _Keeper(pid, go_write, out_read, print_read)
+
+
+def _wait(keepers: list[_Keeper], done: Any, deadline: float, channel: Channel) -> dict[int, list]:
+    """Read the keepers' pipes until done(lines so far) holds or the deadline passes; what
+    the ranks print is passed on as the notebook's printed output."""
+    got: dict[int, list] = {k: [] for k in range(len(keepers))}
+    fds = {keeper.out: k for k, keeper in enumerate(keepers)}
+    printed = {keeper.printed for keeper in keepers}
+    while not done(got):
+        left = deadline - monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([*fds, *printed], [], [], min(left, 0.5))
+        for fd in ready:
+            if fd in printed:
+                _pass_on(fd, channel)
+            else:
+                got[fds[fd]] += keepers[fds[fd]].lines()
+    for fd in printed:
+        _pass_on(fd, channel)
+    return got
+
+
+def _pass_on(fd: int, channel: Channel) -> None:
+    with contextlib.suppress(OSError):
+        for _ in range(64):  # at most 4 MiB at once: a rank that floods it waits its turn
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            channel.print(chunk)
+
+
+def _final(lines: list) -> bool:
+    return any(tag in ("R", "E") for tag, _ in lines)
+
+
+def _ranks(got: dict[int, list]) -> list[dict[str, Any]]:
+    out = []
+    for k in sorted(got):
+        entry: dict[str, Any] = {"report": None, "progress": None, "error": None}
+        for tag, value in got[k]:
+            if tag == "P" and entry["report"] is None and entry["error"] is None:
+                entry["progress"] = value
+            elif tag == "R" and entry["report"] is None and entry["error"] is None:
+                entry["report"] = value
+            elif tag == "E" and entry["report"] is None and entry["error"] is None:
+                entry["error"] = value if isinstance(value, dict) else {"error": str(value)}
+        out.append(entry)
+    return out
+
+
+def _sweep(keepers: list[_Keeper]) -> None:
+    """As PID 1: kill every process but the keepers (what a rank left running)."""
+    kill_strays(keep=-1, spare=0, also={k.pid for k in keepers})
+
+
+def _attempt(
+    job: dict[str, Any], index: int, keepers: list[_Keeper], channel: Channel
+) -> tuple[dict, float]:
+    """One run of private call `index` on the first `world` keepers: (record, seconds)."""
+    call = job["calls"][index]
+    world = _world(call)
+    timeout = float(call.get("timeout", 10.0))
+    kwargs = codec.decode(call.get("kwargs", {"__dict__": []}), inputs=True)
+    wait = timeout
+    if isinstance(kwargs.get("seconds"), int | float) and 0 < kwargs["seconds"] < timeout:
+        wait = float(kwargs["seconds"])  # the ranks' own deadline, within the budget
+    group = keepers[:world]
+    _sweep(keepers)
+    for keeper in keepers:
+        keeper.forget()
+    folder = tempfile.mkdtemp(prefix="effdl-ranks-")
+    started = monotonic()
+    message = {"n": index, "folder": folder, "seconds": timeout}
+    sent = [keeper.send(message) for keeper in group]
+    got = _wait(
+        group,
+        lambda lines: all(_final(lines[k]) or not sent[k] for k in lines),
+        started + wait,
+        channel,
+    )
+    seconds = monotonic() - started
+    _sweep(keepers)
+    shutil.rmtree(folder, ignore_errors=True)
+    ranks = _ranks(got)
+    timed_out = not all(_final(got[k]) or not sent[k] for k in got)
+    missing = [r["error"] for r in ranks if r["error"] and r["report"] is None]
+    if missing and len(missing) == world and "error_type" in missing[0]:
+        return {"status": "error", **missing[0]}, seconds  # e.g. the function is not defined
+    try:
+        assemble = RANKS[call["mode"]][1]
+        value = assemble(ranks, kwargs, tuple(call["private"]["shape"]), timed_out)
+        return {"status": "ok", "value": codec.encode(value)}, seconds
+    except codec.TooLarge as exc:
+        text = f"it returned a value too large to check ({exc}; graded results are small)"
+        return {"status": "error", "error": text, "error_type": calls.TOO_LARGE}, seconds
+    except BaseException as exc:
+        return {"status": "error", **calls.describe_exception(exc), "error_type": FAULT}, seconds
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    if record["status"] == "ok":
+        return json.dumps(record["value"], allow_nan=False)
+    return "error " + str(record.get("error_type"))
+
+
+def _one_call(job: dict[str, Any], index: int, keepers: list[_Keeper], channel: Channel) -> None:
+    """Both runs of a private call, and its record and events on the channel."""
+    timeout = float(job["calls"][index].get("timeout", 10.0))
+    channel.event({"ev": "call_start", "n": index})
+    record, seconds = _attempt(job, index, keepers, channel)
+    if seconds > timeout:
+        record = {"status": "timeout", "error": "it ran past its time budget"}
+    elif seconds <= calls.RERUN_SHARE * timeout:
+        again, _ = _attempt(job, index, keepers, channel)
+        if _outcome(again) != _outcome(record):
+            record = {
+                "status": "error",
+                "error": "it returned different values for the same inputs and seed",
+                "error_type": calls.NOT_REPRODUCIBLE,
+                "traceback": "",
+            }
+        record["rerun"] = True
+    else:
+        record["rerun"] = False
+    record["seconds"] = f"{min(seconds, 99999.0):012.6f}"
+    try:
+        payload: bytes | None = json.dumps(record, allow_nan=False).encode()
+    except ValueError:
+        payload = None
+    channel.record(index, payload)
+    event = {"ev": "call_end", "n": index, "status": "exited", "record": True}
+    event["seconds"] = round(seconds, 4)
+    channel.event(event)
+
+
+def run_private_calls(
+    job: dict[str, Any], state: dict[str, Any], channel: Channel, job_dir: str
+) -> None:
+    """Make every private call of the job (see the module docstring), marking each done."""
+    indexes = private_calls(job)
+    if not indexes:
+        return
+    folder = os.path.join(os.path.dirname(os.path.abspath(job_dir)), "sealed")
+    keepers: list[_Keeper] = []
+    try:
+        for rank in range(max(_world(job["calls"][i]) for i in indexes)):
+            keepers.append(_start_keeper(job, rank, folder))
+        got = _wait(
+            keepers,
+            lambda lines: all(lines[k] for k in lines),
+            monotonic() + READY_SECONDS,
+            channel,
+        )
+        trouble = [f"rank {k}: {got[k][0][1] if got[k] else 'no answer'}" for k in got
+                   if got[k][:1] != [("K", "ok")]]  # fmt: skip
+        for index in indexes:
+            if trouble:
+                text = "the private inputs could not be set up (" + "; ".join(trouble) + ")"
+                channel.event({"ev": "call_lost", "n": index, "reason": text[:200]})
+            else:
+                _one_call(job, index, keepers, channel)
+            state["done"].add(index)
+    finally:
+        for keeper in keepers:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(keeper.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(keeper.pid, 0)
+            for fd in (keeper.go, keeper.out, keeper.printed):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        kill_strays(keep=-1)
+        for index in indexes:
+            state["done"].add(index)

@@ -1,0 +1,74 @@
+"""Private call inputs (Call.private): what the grader writes for the sandbox.
+
+A private input is split into one share per rank; job.json keeps only its name, axis and
+shape, and each rank's shares go to a file of their own beside the job folder, which the
+sandbox sees only as its own copy in /sealed (harness/sealed.py reads and deletes it). The
+sandbox side is tested where it matters, by a hook that searches its own memory for the
+other rank's gradient (tests/test_compress_plugin.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import plugin
+from autograder.checking.spec import Call
+from autograder.grading.job import job_data, private_shares, write_job
+from autograder.sandbox.harness import codec
+from autograder.sandbox.install import sealed_dir
+
+GRADS = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) + 0.123456  # (steps, world, n)
+
+
+def _calls() -> list[Call]:
+    return [
+        Call("open", "f", (np.ones(2),)),
+        Call(
+            "ranks", "hook", kwargs={"grads": GRADS, "ratio": 0.5}, mode="m", private=("grads", 1)
+        ),
+    ]
+
+
+def test_job_json_keeps_the_shape_and_leaves_the_values_out() -> None:
+    manifest = plugin.get("compress-distributed")
+    data = job_data(manifest, [], _calls())
+    call = data["calls"][1]
+    assert call["private"] == {"name": "grads", "axis": 1, "shape": [2, 3, 4]}
+    assert codec.decode(call["kwargs"]) == {"ratio": 0.5}
+    text = json.dumps(data)
+    for value in GRADS.reshape(-1):  # neither as text nor as the codec's bytes
+        assert f"{value:.4f}" not in text
+    assert codec.encode(GRADS, strict=True)["__ndarray__"][:12] not in text
+
+
+def test_each_rank_gets_only_its_own_share() -> None:
+    slots = private_shares(_calls())
+    assert len(slots) == 3
+    for rank, shares in enumerate(slots):
+        assert list(shares) == ["1"]  # call index 1 only
+        np.testing.assert_array_equal(codec.decode(shares["1"]), GRADS[:, rank])
+
+
+def test_write_job_puts_the_shares_beside_the_job_folder(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    job.mkdir()
+    write_job(job, plugin.get("compress-distributed"), [], _calls())
+    folder = sealed_dir(job)
+    assert folder == tmp_path / "sealed" and not folder.is_relative_to(job)
+    assert sorted(p.name for p in folder.iterdir()) == ["slot0.json", "slot1.json", "slot2.json"]
+    mine = json.loads((folder / "slot2.json").read_text())
+    np.testing.assert_array_equal(codec.decode(mine["1"]), GRADS[:, 2])
+    assert "0.1234" not in (job / "job.json").read_text()
+
+
+def test_a_private_input_that_is_not_an_input_is_refused() -> None:
+    bad = Call("x", "hook", kwargs={"ratio": 0.5}, private=("grads", 1))
+    with pytest.raises(ValueError, match="'grads' is not one of its kwargs"):
+        job_data(plugin.get("compress-distributed"), [], [bad])
+    bad = Call("y", "hook", kwargs={"grads": GRADS}, private=("grads", 3))
+    with pytest.raises(ValueError, match="has no axis 3"):
+        job_data(plugin.get("compress-distributed"), [], [bad])
