@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.course.dates import aware, parse_iso
+from autograder.course.seed_key import seed_key_or_none
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,12 +63,15 @@ class AssignmentSettings:
 
 @dataclass(frozen=True)
 class Course:
-    """The course: its name, the variant secret (None: canonical) and assignment settings."""
+    """The course: its name, the variant secret (None: canonical) and assignment settings.
+    seed_key keys the hidden inputs' seeds where there is no secret (course/seed_key.py):
+    load_course fills it, so that every worker a course is sent to draws the same inputs."""
 
     name: str = "effdl-course"
     secret: str | None = None
     path: Path | None = None
     assignments: dict[str, AssignmentSettings] = field(default_factory=dict)
+    seed_key: str | None = field(default=None, repr=False)
 
     def settings(self, assignment: str) -> AssignmentSettings:
         return self.assignments.get(assignment, AssignmentSettings())
@@ -145,7 +149,7 @@ def load_course(path: str | os.PathLike[str] | None = None) -> Course:
     if path is None:
         path = os.environ.get("EFFDL_COURSE") or None
     if path is None:
-        return Course()
+        return Course(seed_key=seed_key_or_none())
     path = Path(path)
     if not path.is_file():
         raise CourseError(f"course file {path} does not exist")
@@ -167,4 +171,5 @@ def load_course(path: str | os.PathLike[str] | None = None) -> Course:
         secret=secret,
         path=path,
         assignments={k: _assignment_settings(k, v) for k, v in assignments.items()},
+        seed_key=None if secret else seed_key_or_none(),
     )

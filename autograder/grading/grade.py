@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograder import plugin, sandbox
 from autograder.checking.sub import Sub
+from autograder.course.seed_key import seed_key_or_none
 from autograder.course.settings import Course
 from autograder.grading import suite
 from autograder.grading.intake import (
@@ -35,6 +36,10 @@ from autograder.sandbox.cleanup import remove_tree
 
 # Modules the harness loads before the submission's folder is on the import path: a file of
 # the same name (numpy.py beside the notebook) could never take effect, so it is left out.
+NO_SEED_KEY = (
+    "hidden inputs drawn from a public key: the course has no secret and no seed key could be "
+    "kept (see autograder/course/seed_key.py), so a student can compute them from the code"
+)
 HARNESS_MODULES = frozenset(
     [
         "ast",
@@ -191,7 +196,8 @@ def _grade(
         root.chmod(0o711)
         sub = load_submission(path, assignment, root / "staging", student_id)
         variant = manifest.variant(course.secret, sub.student_id)
-        seed = suite.submission_seed(course.secret, assignment, sub.student_id, sub.content_hash)
+        key = course.secret or course.seed_key or seed_key_or_none()
+        seed = suite.submission_seed(key, assignment, sub.student_id, sub.content_hash)
         calls, own = checks.plan(variant, seed)
         statements, statement_notes = split_statements(sub.cells)
         job_dir, work_dir, out_dir = root / "job", root / "work", root / "out"
@@ -239,7 +245,7 @@ def _grade(
         timings=timings,
         plots=view.plots,
         stdout=output.stdout,
-        staff_notes=run.staff_notes + faults + leftover,
+        staff_notes=run.staff_notes + faults + leftover + ([] if key else [NO_SEED_KEY]),
     )
     if result.variant_claimed is not None and result.variant_claimed != result.variant:
         result.notes.insert(
