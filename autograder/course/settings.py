@@ -1,6 +1,7 @@
 """A course's own settings, read from a course.toml kept outside the repository.
 
-Without a file every command uses the canonical variant and the default points. The file is
+Without a file every command uses the canonical variant and the default points, and the
+hidden inputs are keyed by this installation's own seed key (course/seed_key.py). The file is
 named by `--course PATH` or the environment variable EFFDL_COURSE. Layout:
 
     [course]
