@@ -17,6 +17,7 @@ import pytest
 
 from autograder import plugin
 from autograder.checking.spec import Call
+from autograder.course.settings import Course
 from autograder.grading.job import job_data, private_shares, write_job
 from autograder.sandbox.harness import codec
 from autograder.sandbox.install import sealed_dir
@@ -72,3 +73,27 @@ def test_a_private_input_that_is_not_an_input_is_refused() -> None:
     bad = Call("y", "hook", kwargs={"grads": GRADS}, private=("grads", 3))
     with pytest.raises(ValueError, match="has no axis 3"):
         job_data(plugin.get("compress-distributed"), [], [bad])
+
+
+def test_a_share_file_that_never_arrives_stops_those_calls_only(monkeypatch) -> None:
+    """With rank 1's file missing, its keeper cannot start: the private calls are reported
+    lost, naming why, and never made another way (a rank holding every share); the other
+    checks are graded as usual."""
+    from autograder import sandbox
+    from autograder.grading import grade as grade_module
+    from autograder.grading.grade import grade_submission
+    from autograder.grading.job import write_job as real_write_job
+
+    if sandbox.backend()[0] != "bwrap":
+        pytest.skip("bubblewrap is not available")
+
+    def without_slot1(job_dir, manifest, statements, calls) -> None:
+        real_write_job(job_dir, manifest, statements, calls)
+        (sealed_dir(job_dir) / "slot1.json").unlink()
+
+    monkeypatch.setattr(grade_module, "write_job", without_slot1)
+    name = "compress-distributed"
+    result = grade_submission(plugin.get(name).solution_dir, name, Course(), student_id="s")
+    lost = {c.id: c.message for c in result.checks if c.lost}
+    assert set(lost) == {"c4.topk_hook", "c4.terngrad_hook", "c4.counted_hooks"}, lost
+    assert "could not set up its private inputs (rank 1: FileNotFoundError)" in lost["c4.topk_hook"]

@@ -27,6 +27,7 @@ that long for their reports (timed_out tells the fixture they were not all in).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -101,15 +102,8 @@ def _rank_process(
         except BaseException as exc:  # the function is missing, or its module fails
             _write_line(fd, "E", calls.describe_exception(exc))
             os._exit(0)
-        report = run_rank(
-            target,
-            kwargs,
-            share,
-            rank,
-            _world(call),
-            message["folder"],
-            lambda value: _write_line(fd, "P", value),
-        )
+        say = functools.partial(_write_line, fd, "P")
+        report = run_rank(target, kwargs, share, rank, _world(call), message["folder"], say)
         _write_line(fd, "R", report)
     except BaseException as exc:
         with contextlib.suppress(BaseException):
@@ -132,7 +126,7 @@ def _keeper(job: dict[str, Any], rank: int, path: str, fds: tuple[int, int, int]
                 raise
         _write_line(out, "K", "ok")
     except BaseException as exc:
-        _write_line(out, "K", f"{type(exc).__name__}: {exc}"[:300])
+        _write_line(out, "K", type(exc).__name__)  # no path of the sandbox in feedback
         os._exit(0)
     pending = b""
     while True:
@@ -179,7 +173,7 @@ class _Keeper:
     def lines(self) -> list[tuple[str, Any]]:
         """The complete lines it sent since the last call: (tag, value)."""
         out = []
-        while True:
+        for _ in range(64):  # a rank that floods the pipe cannot hold the supervisor here
             try:
                 chunk = os.read(self.out, 1 << 20)
             except BlockingIOError:
@@ -272,8 +266,12 @@ def _ranks(got: dict[int, list]) -> list[dict[str, Any]]:
 
 
 def _sweep(keepers: list[_Keeper]) -> None:
-    """As PID 1: kill every process but the keepers (what a rank left running)."""
+    """As PID 1: kill every process but the keepers (what a rank left running), and wake
+    any keeper a rank stopped."""
     kill_strays(keep=-1, spare=0, also={k.pid for k in keepers})
+    for keeper in keepers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(keeper.pid, signal.SIGCONT)
 
 
 def _attempt(
@@ -293,7 +291,7 @@ def _attempt(
         keeper.forget()
     folder = tempfile.mkdtemp(prefix="effdl-ranks-")
     started = monotonic()
-    message = {"n": index, "folder": folder, "seconds": timeout}
+    message = {"n": index, "folder": folder, "seconds": wait}
     sent = [keeper.send(message) for keeper in group]
     got = _wait(
         group,
@@ -378,7 +376,8 @@ def run_private_calls(
                    if got[k][:1] != [("K", "ok")]]  # fmt: skip
         for index in indexes:
             if trouble:
-                text = "the private inputs could not be set up (" + "; ".join(trouble) + ")"
+                text = "the grader could not set up its private inputs (" + "; ".join(trouble)
+                text += ")"
                 channel.event({"ev": "call_lost", "n": index, "reason": text[:200]})
             else:
                 _one_call(job, index, keepers, channel)
