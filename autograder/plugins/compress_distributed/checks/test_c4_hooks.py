@@ -129,6 +129,13 @@ def _group(case: Case, what: str) -> dict:
     if np.isnan(averaged).any():
         t, r = (int(x) for x in np.argwhere(np.isnan(averaged).any(axis=2))[0])
         raise CheckFailure(f"{what}: rank {r} reported no gradient (or NaN) at step {t + 1}.")
+    if (sent < 0).any():
+        t, r = (int(x) for x in np.argwhere(sent < 0)[0])
+        raise CheckFailure(
+            f"{what}: at step {t + 1} rank {r} added {int(sent[t, r])} to state.bytes_sent "
+            "(or a count that is not a whole number below 2**63); a hook adds the bytes it "
+            "sent."
+        )
     return {"averaged": averaged, "bytes": sent, "world": world, "steps": steps, "n": n}
 
 
