@@ -8,6 +8,7 @@ check draws, and run the check itself on what came back, without a sandbox per c
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from autograder.grading.job import call_seed
 from autograder.grading.outputs import CallResult, HarnessOutput
 from autograder.sandbox.harness import calls as harness_calls
 from autograder.sandbox.harness import codec
+from autograder.sandbox.install import fixture_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 _FIXTURES_READY: set[str] = set()
@@ -30,33 +32,65 @@ _FIXTURES_READY: set[str] = set()
 
 def reference_namespace(assignment: str) -> dict[str, Any]:
     """The graded names as the solution defines them (effdl's own functions)."""
-    from effdl import csc, distributed, pruning, quant, sparse_opt
     from effdl.truefalse import tf_answers
 
     names: dict[str, Any] = {"np": np, "torch": torch}
-    for module in (distributed, sparse_opt, csc, pruning):
-        names.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
-    names["STE"] = quant.STE
+    if assignment == "compress-distributed":
+        names.update(_compress_distributed_names())
+    else:
+        from effdl import csc, distributed, pruning, quant, sparse_opt
+
+        for module in (distributed, sparse_opt, csc, pruning):
+            names.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
+        names["STE"] = quant.STE
     names["TF_ANSWERS"] = dict(tf_answers(assignment))
+    return names
+
+
+def _compress_distributed_names() -> dict[str, Any]:
+    """Assignment C's names: the notebook's (effdl's compressors, quantized sensing and
+    Hogwild update) and comm_hooks.py's (effdl's DDP hooks). The hooks' module-level
+    helpers (_group, _param_keys) and imports (dist, default_hooks) come along, since a
+    catalogue entry of comm_hooks.py calls them as the submitted file would."""
+    from effdl import compression, ddp_hooks, hogwild, qcs
+
+    names: dict[str, Any] = {}
+    for module in (compression, qcs, hogwild):
+        names.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
+    names.update({k: v for k, v in vars(ddp_hooks).items() if not k.startswith("__")})
     return names
 
 
 def catalogue_namespace(assignment: str, path: Path) -> dict[str, Any]:
     """The reference namespace with a catalogue entry's definitions executed over it (its
-    helper calls to other graded functions find the reference ones)."""
+    helper calls to other graded functions find the reference ones). Compiled without this
+    module's `from __future__ import annotations`, as the harness runs a submission: a DDP
+    hook's annotations must stay types (DDP rejects string ones)."""
     names = reference_namespace(assignment)
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), names)  # noqa: S102
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+    exec(code, names)  # noqa: S102
     return names
 
 
 def _ready(assignment: str) -> None:
-    manifest = plugin.get(assignment)
-    if assignment in _FIXTURES_READY or manifest.fixtures_dir is None:
-        return
+    """Import what the harness preimports (assignment C's ranks, forked from this process,
+    then find torch's compiler loaded, as in the sandbox) and register the assignment's
+    fixture modules (every module of its sandbox/, as the harness does), once."""
     import importlib
 
-    module = importlib.import_module(f"{manifest.package}.sandbox.fixtures")
-    harness_calls.register_fixtures([module], [])
+    manifest = plugin.get(assignment)
+    if assignment in _FIXTURES_READY:
+        return
+    for name in manifest.preimport:
+        importlib.import_module(name)
+    if manifest.fixtures_dir is None:
+        _FIXTURES_READY.add(assignment)
+        return
+    modules = [
+        importlib.import_module(f"{manifest.package}.sandbox.{name}")
+        for name in fixture_modules(manifest.fixtures_dir)
+    ]
+    harness_calls.register_fixtures(modules, [])
     _FIXTURES_READY.add(assignment)
 
 
@@ -72,6 +106,7 @@ def run_call(call: Call, names: dict[str, Any]) -> CallResult:
         "args": [codec.encode(a, strict=True) for a in call.args],
         "kwargs": codec.encode(dict(call.kwargs), strict=True),
         "repeat": call.repeat,
+        "pure": call.pure,
     }
     try:
         value = harness_calls.run_call(spec, names)
@@ -80,9 +115,17 @@ def run_call(call: Call, names: dict[str, Any]) -> CallResult:
     return CallResult("ok", codec.decode(codec.encode(value)))
 
 
+@functools.cache
+def _variant(assignment: str) -> dict[str, Any]:
+    """The notebook's own numbers (no student id); drawing them takes assignment C ~1 s."""
+    return plugin.get(assignment).variant(None, None)
+
+
+@functools.cache
 def plan(assignment: str, seed: int) -> tuple[list[Call], dict[str, list[str]]]:
-    variant = plugin.get(assignment).variant(None, None)
-    return suite.load(assignment).plan(variant, seed)
+    """The calls of one submission seed, and each check's call ids (kept: nothing here
+    changes them, and the tests ask for the same seeds many times)."""
+    return suite.load(assignment).plan(_variant(assignment), seed)
 
 
 def check_fraction(
@@ -105,7 +148,7 @@ def check_fraction(
             continue
         use_wrong = wrong is not None and (wrong_calls is None or call.id in wrong_calls)
         results.append(run_call(call, wrong if use_wrong else names))
-    sub = Sub(calls, HarnessOutput(calls=results), plugin.get(assignment).variant(None, None), {})
+    sub = Sub(calls, HarnessOutput(calls=results), _variant(assignment), {})
     spec = next(s for s in suite.load(assignment).specs if s.id == check_id)
     sub.own = own[check_id]
     result, fault = suite.run_check(spec, sub, 1.0)

@@ -14,10 +14,17 @@ Wrong rules that reach other checks only through the function they break (a wron
 worker_gradient inside train_distributed) are covered here by that function's own check.
 The same runs also prove that the drawn inputs keep what the checks rely on: the reference
 and every correct variant of tests/correct/ pass on all of them.
+
+Assignment C's hook checks (GROUP_CHECKS) run every call in a real gloo group of 2 or 3
+ranks forked from this process (0.3-2 s a call): they run on 3 seeds, the others on 6.
+A row of a random check lists calls "together" where the check compares their draws with
+each other (two calls from one generator state must agree); a call whose own draws are
+judged alone (a birthday test, a law at a given s) can tell a rule apart "each".
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import inprocess as ip
@@ -27,6 +34,8 @@ from autograder.commands import selftest
 
 SEEDS = range(6)
 FIXED = range(1)  # checks whose inputs do not depend on the seed
+GROUP_SEEDS = range(3)  # checks that run process groups (a few seconds per check and seed)
+GROUP_CHECKS = {"c4.topk_hook", "c4.terngrad_hook", "c4.counted_hooks"}
 
 A2, A3, A4 = "a2", "a3", "a4"
 TERN = ["a2.tern.own_s", "a2.tern.given_s", "a2.tern.same", "a2.tern.other"]
@@ -36,6 +45,16 @@ MAXK = [f"a4.maxk.{i}" for i in range(5)]
 L1 = [f"a3.run.l1.{lam:g}" for lam in (0.2, 0.5, 1.0, 2.0)]
 PROX = [f"a3.run.prox.{t:g}" for t in (0.004, 0.01, 0.02, 0.04)] + ["a3.run.prox_lam"]
 CLIPS = [f"a2.train.clip{T}" for T in (1, 2, 5, 10)]
+EF_STEP = [f"c2.ef_step.{name}" for name in ("keep", "grid", "sign", "column")]
+ONEBIT = ["c2.onebit.own", "c2.onebit.probe", "c2.onebit.positive"]
+QSGD_STATE = ["c2.qsgd.a", "c2.qsgd.again", "c2.qsgd.b"]  # a and again: one generator state
+TOPK = ["c2.topk.own", "c2.topk.ties", "c2.topk.column", "c2.topk.all"]
+WARMUP = ["c2.warmup.0", "c2.warmup.1", "c2.warmup.2", "c2.warmup.3", "c2.warmup.8"]
+QUANT = [f"c3.quant.{n}" for n in ("own", "bits1", "bits2", "bits4", "clipped", "column")]
+ISTA_RUNS = ["c3.ista.own1", "c3.ista.own5", "c3.ista.own50", "c3.ista.x0", "c3.ista.L"]
+TOPK_HOOK = ["c4.topk.ef", "c4.topk.noef", "c4.topk.three"]
+TERN_HOOK = ["c4.tern.a", "c4.tern.again", "c4.tern.b"]  # a and again: one generator seed
+UPDATES = ["c5.update.0", "c5.update.1", "c5.update.2"]
 
 # wrong rule: (check, calls that tell it apart, "each" or "together", why those inputs)
 TABLE: dict[str, tuple[str, list[str], str, str]] = {
@@ -437,40 +456,271 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     "ste_zeros_not_kept": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
     "tf_b1_flipped": ("b1.true_false", ["b1.tf"], "each", "the key"),
 }
+# A mutant's name is unique within its assignment only (terngrad_reuses_draws is in A and
+# C): compress-distributed's rows are a table of their own.
+TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
+    "clip_elementwise": (
+        "c2.clip_by_norm",
+        ["c2.clip.0"],
+        "each",
+        "a gradient longer than the threshold: clipping entries is not scaling the vector",
+    ),
+    "dgc_clip_unscaled": (
+        "c2.dgc_step",
+        ["c2.dgc.own", "c2.dgc.probe"],
+        "each",
+        "worker gradients longer than clip_norm / sqrt(n_workers) but not than clip_norm",
+    ),
+    "dgc_sparsity_late": (
+        "c2.dgc_sparsity",
+        WARMUP,
+        "each",
+        "epochs inside the warm-up (the default's, and a drawn warm-up's last)",
+    ),
+    "dgc_state_in_place": (
+        "c2.dgc_step",
+        ["c2.dgc.own", "c2.dgc.probe"],
+        "each",
+        "the fixture compares u and v with the copies it kept",
+    ),
+    "ef_compress_twice": (
+        "c2.error_feedback_step",
+        EF_STEP,
+        "each",
+        "a compressor that records what it is handed: two calls in one step",
+    ),
+    "ef_residual_in_place": (
+        "c2.error_feedback_step",
+        EF_STEP,
+        "each",
+        "e compared with its copy after the step",
+    ),
+    "ef_residual_not_added": (
+        "c2.error_feedback_step",
+        EF_STEP,
+        "each",
+        "a nonzero residual: the compressor must be handed g + e, not g",
+    ),
+    "fp16_hook_counts_float32": (
+        "c4.counted_hooks",
+        ["c4.count.fp16"],
+        "each",
+        "the fp16 hook's bytes per step: 4 n counted instead of 2 n",
+    ),
+    "hogwild_returns_copy": (
+        "c5.sgd_update",
+        UPDATES,
+        "each",
+        "the shared weights after the update: left unchanged",
+    ),
+    "hogwild_wrong_sign": (
+        "c5.sgd_update",
+        UPDATES,
+        "each",
+        "a sample with a nonzero gradient: the sample's coordinates move the wrong way",
+    ),
+    "ista_no_refusal": (
+        "c3.ista",
+        ["c3.ista.refuse"],
+        "each",
+        "a step above 1/L, which must raise",
+    ),
+    "ista_threshold_lam": (
+        "c3.ista",
+        ISTA_RUNS,
+        "each",
+        "runs with a step t != 1: the threshold lam t differs from lam",
+    ),
+    "lipschitz_not_squared": (
+        "c3.lipschitz_constant",
+        ["c3.lip.own", "c3.lip.tall", "c3.lip.wide"],
+        "each",
+        "matrices whose largest singular value is not 1: its square differs",
+    ),
+    "measure_unquantized": (
+        "c3.qcs_measure",
+        ["c3.measure.own", "c3.measure.probe"],
+        "each",
+        "measurements Phi g that are not quantizer levels",
+    ),
+    "onebit_tensor_scale": (
+        "c2.onebit_compress",
+        ONEBIT,
+        "each",
+        "'+' and '-' groups whose mean magnitudes differ",
+    ),
+    "onebit_zero_in_minus": (
+        "c2.onebit_compress",
+        ONEBIT,
+        "each",
+        "an entry equal to 0, which belongs to the '+' group",
+    ),
+    "qsgd_global_rng": (
+        "c2.qsgd",
+        QSGD_STATE,
+        "together",
+        "a and again start from one generator state: draws not taken from it differ",
+    ),
+    "qsgd_max_scale": (
+        "c2.qsgd",
+        ["c2.qsgd.s1", "c2.qsgd.wide"],
+        "each",
+        "a column v at s = 1 and a wide v: values on max|v| levels, not ||v||_2 ones",
+    ),
+    "qsgd_reuses_draws": (
+        "c2.qsgd",
+        ["c2.qsgd.wide"],
+        "each",
+        "200 draws of a wide v: repeated draws (the birthday test)",
+    ),
+    "qsgd_shared_uniform": (
+        "c2.qsgd",
+        ["c2.qsgd.s1", "c2.qsgd.wide"],
+        "each",
+        "one uniform for all entries: a draw's entries are not independent",
+    ),
+    "quantize_floor": (
+        "c3.uniform_quantize",
+        QUANT,
+        "each",
+        "values above the midpoint of two levels",
+    ),
+    "quantize_spacing": (
+        "c3.uniform_quantize",
+        QUANT,
+        "each",
+        "values between -R and R: levels 2R / 2^b apart are other levels",
+    ),
+    "ring_allgather_k": (
+        "c4.ring_wire_bytes",
+        ["c4.ring.3", "c4.ring.4"],
+        "each",
+        "all-gathers, of several ranks and of one: K - 1 payloads",
+    ),
+    "terngrad_hook_byte_per_code": (
+        "c4.terngrad_hook",
+        TERN_HOOK,
+        "each",
+        "every run's bytes per step: 4 + n, not 4 + ceil(n / 4)",
+    ),
+    "terngrad_hook_global_rng": (
+        "c4.terngrad_hook",
+        TERN_HOOK,
+        "together",
+        "a and again seed state.generator alike: draws from torch's global one differ",
+    ),
+    "terngrad_hook_reuses_draws": (
+        "c4.terngrad_hook",
+        ["c4.tern.wide"],
+        "each",
+        "steps of a wide bucket: two with identical keeps (the birthday test)",
+    ),
+    "terngrad_hook_shared_scaler": (
+        "c4.terngrad_hook",
+        ["c4.tern.a", "c4.tern.wide"],
+        "each",
+        "ranks whose scalers differ: averages their own scalers cannot give",
+    ),
+    "terngrad_inverted": (
+        "c2.terngrad",
+        ["c2.tern.given_s"],
+        "each",
+        "keep frequencies at a given s, with p away from 1/2: 1 - |g_j| / s",
+    ),
+    "terngrad_reuses_draws": (
+        "c2.terngrad",
+        ["c2.tern.wide"],
+        "each",
+        "200 draws of a wide g: repeated draws (the birthday test)",
+    ),
+    "tf_all_true": ("c1.true_false", ["c1.tf"], "each", "the key"),
+    "topk_abs_values": (
+        "c2.topk_compress",
+        TOPK,
+        "each",
+        "negative entries among the k largest |g_i|",
+    ),
+    "topk_first_k": (
+        "c2.topk_compress",
+        TOPK[:3],
+        "each",
+        "k < n, and the k largest |g_i| are not the first k",
+    ),
+    "topk_floor_k": (
+        "c2.topk_compress",
+        ["c2.topk.ties", "c2.topk.column"],
+        "each",
+        "ratio * n not a whole number: floor and ceiling differ",
+    ),
+    "topk_hook_counts_values_only": (
+        "c4.topk_hook",
+        TOPK_HOOK,
+        "each",
+        "bytes per step: 4 k counted instead of 8 k",
+    ),
+    "topk_hook_no_residual": (
+        "c4.topk_hook",
+        ["c4.topk.ef", "c4.topk.three"],
+        "each",
+        "error feedback on, several steps: the dropped mass must come back",
+    ),
+    "topk_hook_signed": (
+        "c4.topk_hook",
+        TOPK_HOOK,
+        "each",
+        "negative entries among the k largest |p_i|",
+    ),
+}
 FIXED_CHECKS = {"b3.finetune_trains", "b3.finetune_keeps_zeros", "a1.true_false", "b1.true_false"}
 FIXED_CHECKS |= {"a2.terngrad", "a2.train_terngrad", "a2.train_tern_clip", "a2.train_clip"}
-FIXED_CHECKS |= {"a3.train_l1", "a3.train_prox"}
+FIXED_CHECKS |= {"a3.train_l1", "a3.train_prox", "c1.true_false"}
 
-MUTANTS = {
-    s.name: s for name in ("distributed-sparse", "prune-quantize") for s in selftest.mutants(name)
-}
-CORRECT = [
-    s for name in ("distributed-sparse", "prune-quantize") for s in selftest.correct_variants(name)
-]
+ASSIGNMENTS = {"a": "distributed-sparse", "b": "prune-quantize", "c": "compress-distributed"}
+MUTANTS = {(s.assignment, s.name): s for a in ASSIGNMENTS.values() for s in selftest.mutants(a)}
+CORRECT = [s for name in ASSIGNMENTS.values() for s in selftest.correct_variants(name)]
 
 
 def _assignment(check: str) -> str:
-    return "prune-quantize" if check[0] == "b" else "distributed-sparse"
+    return ASSIGNMENTS[check[0]]
+
+
+# (assignment, mutant name) -> its row
+ROWS = {(_assignment(row[0]), name): row for t in (TABLE, TABLE_C) for name, row in t.items()}
+
+
+def _seeds(check: str, seeds: range) -> range:
+    """The submission seeds a check runs on here."""
+    if check in FIXED_CHECKS:
+        return FIXED
+    return GROUP_SEEDS if check in GROUP_CHECKS else seeds
+
+
+@functools.cache
+def _reference(assignment: str, check: str, seed: int) -> tuple[float, str]:
+    """The check's fraction and message with every call answered by the reference (computed
+    once per check and seed: many rows share them, and a process-group check takes seconds)."""
+    return ip.check_fraction(assignment, check, seed, ip.reference_namespace(assignment))
 
 
 def test_the_table_covers_every_mutant() -> None:
-    missing = sorted(set(MUTANTS) - set(TABLE))
+    missing = sorted(set(MUTANTS) - set(ROWS))
     assert not missing, f"no row in the coverage table for {missing}"
-    for name, (check, _, _, _) in TABLE.items():
-        assert check in MUTANTS[name].expect_lost, f"{name}: {check} is not in its expect_lost"
+    for key, (check, _, _, _) in ROWS.items():
+        assert key in MUTANTS, f"{key}: no such mutant (a row in the wrong table?)"
+        assert check in MUTANTS[key].expect_lost, f"{key}: {check} is not in its expect_lost"
 
 
-@pytest.mark.parametrize("name", sorted(TABLE), ids=str)
-def test_the_hidden_input_tells_the_wrong_rule_apart(name: str) -> None:
-    check, calls, how, _why = TABLE[name]
-    assignment = _assignment(check)
+@pytest.mark.parametrize("key", sorted(ROWS), ids="/".join)
+def test_the_hidden_input_tells_the_wrong_rule_apart(key: tuple[str, str]) -> None:
+    check, calls, how, _why = ROWS[key]
+    assignment, name = key
     ref = ip.reference_namespace(assignment)
     groups = [[c] for c in calls] if how == "each" else [calls]
-    for seed in FIXED if check in FIXED_CHECKS else SEEDS:
-        fraction, message = ip.check_fraction(assignment, check, seed, ref)
+    for seed in _seeds(check, SEEDS):
+        fraction, message = _reference(assignment, check, seed)
         assert fraction == 1.0, f"the reference fails {check} at seed {seed}:\n{message}"
         for group in groups:
-            wrong = ip.catalogue_namespace(assignment, MUTANTS[name].path)
+            wrong = ip.catalogue_namespace(assignment, MUTANTS[key].path)
             fraction, _ = ip.check_fraction(assignment, check, seed, ref, wrong, set(group))
             assert fraction < 1.0, f"{name}: {group} does not tell it apart at seed {seed}"
 
@@ -482,15 +732,15 @@ def _checks_of(sample) -> list[str]:
     return [s.id for s in suite.load(sample.assignment).specs if s.function in functions]
 
 
-@pytest.mark.parametrize("sample", CORRECT, ids=lambda s: s.name)
+@pytest.mark.parametrize("sample", CORRECT, ids=lambda s: f"{s.assignment}/{s.name}")
 def test_correct_variants_pass_on_every_drawn_input(sample) -> None:
     right = ip.catalogue_namespace(sample.assignment, sample.path)
     ref = ip.reference_namespace(sample.assignment)
     for check in _checks_of(sample):
-        for seed in FIXED if check in FIXED_CHECKS else range(4):
+        for seed in _seeds(check, range(4)):
             fraction, message = ip.check_fraction(sample.assignment, check, seed, ref, right)
             assert fraction == 1.0, f"{sample.name} loses {check} at seed {seed}:\n{message}"
 
 
 def test_the_table_rows_say_why(tmp_path: Path) -> None:
-    assert all(why and how in ("each", "together") for _, _, how, why in TABLE.values())
+    assert all(why and how in ("each", "together") for _, _, how, why in ROWS.values())
