@@ -14,7 +14,7 @@ import pytest
 
 from autograder import plugin
 from autograder.course import seed_key
-from autograder.course.settings import Course, load_course
+from autograder.course.settings import Course, CourseError, load_course
 from autograder.grading import grade as grade_module
 from autograder.grading import suite
 from autograder.grading.grade import grade_submission
@@ -81,3 +81,28 @@ def test_without_a_secret_the_hidden_inputs_are_not_the_codes_own(key_path, monk
 
     assert made == calls_with(seed_key.installation_key())
     assert made != calls_with(None)  # the public key, "effdl-canonical"
+
+
+def test_a_gradescope_export_without_a_secret_carries_the_key(key_path, tmp_path) -> None:
+    """Every Gradescope container grading the export draws the hidden inputs this
+    installation draws: the key travels in the zip's course.toml (staff-only), and a
+    course.toml's seed_key is what load_course gives."""
+    import zipfile
+
+    from autograder.commands import gradescope
+
+    course = tmp_path / "course.toml"
+    course.write_text('[course]\nname = "no secret"\n')
+    archive = gradescope.gradescope_zip(NAME, tmp_path / "autograder.zip", str(course))
+    with zipfile.ZipFile(archive) as zf:
+        text = zf.read("course.toml").decode()
+    key = seed_key.installation_key()
+    assert f'seed_key = "{key}"' in text
+    exported = tmp_path / "exported.toml"
+    exported.write_text(text)
+    seed_key._kept.cache_clear()
+    key_path.unlink()  # another machine: it has no key of its own yet
+    assert load_course(exported).seed_key == key
+    exported.write_text('[course]\nseed_key = "short"\n')
+    with pytest.raises(CourseError, match="at least 16"):
+        load_course(exported)

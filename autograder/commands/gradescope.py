@@ -91,10 +91,13 @@ def _requirements(assignment: str) -> str:
 
 
 def _course_toml(course: Course, assignment: str) -> str:
-    """The part of the course a Gradescope grader needs: name, secret, point overrides."""
+    """The part of the course a Gradescope grader needs: name, secret (or, without one, the
+    hidden inputs' seed key, so that every container draws the same), point overrides."""
     lines = ["[course]", f"name = {json.dumps(course.name)}"]
     if course.secret is not None:
         lines.append(f"secret = {json.dumps(course.secret)}")
+    elif course.seed_key is not None:
+        lines.append(f"seed_key = {json.dumps(course.seed_key)}")
     points = course.settings(assignment).points
     if points:
         lines += ["", f'[assignments."{assignment}".points]']

@@ -172,5 +172,16 @@ def load_course(path: str | os.PathLike[str] | None = None) -> Course:
         secret=secret,
         path=path,
         assignments={k: _assignment_settings(k, v) for k, v in assignments.items()},
-        seed_key=None if secret else seed_key_or_none(),
+        seed_key=None if secret else _seed_key(head, path),
     )
+
+
+def _seed_key(head: dict[str, Any], path: Path) -> str | None:
+    """course.seed_key (written by `effdl export gradescope` for a course without a secret),
+    else this installation's."""
+    given = head.get("seed_key")
+    if given is None:
+        return seed_key_or_none()
+    if not isinstance(given, str) or len(given) < 16:
+        raise CourseError(f"{path}: course.seed_key must be a string of at least 16 characters")
+    return given
