@@ -97,3 +97,52 @@ def test_a_share_file_that_never_arrives_stops_those_calls_only(monkeypatch) -> 
     lost = {c.id: c.message for c in result.checks if c.lost}
     assert set(lost) == {"c4.topk_hook", "c4.terngrad_hook", "c4.counted_hooks"}, lost
     assert "could not set up its private inputs (rank 1: FileNotFoundError)" in lost["c4.topk_hook"]
+
+
+def test_what_a_rank_writes_on_its_report_pipe_is_only_a_claim_about_itself() -> None:
+    """The supervisor's side of a rank's report pipe (round 8 of docs/trust.md): lines are
+    split once, however many came (a flood of 2 MiB of newlines is read as empty lines and
+    cut at REPORT_CAP, not re-split line by line); only the latest progress line and the first
+    report or error are kept; and an error line yields an error record of its texts alone,
+    whatever status or value it claims."""
+    import os
+
+    from autograder.sandbox.harness import sealed
+
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    keeper = sealed._Keeper(pid=-1, go=-1, out=read, printed=-1)
+    flood = b"\n" * (2 << 20)
+    lines = [b"P 1\n", b"junk that is no line\n", b"P 2\n", b'R {"rows": [1.5]}\n']
+    lines += [b'E {"status": "ok"}\n', b"P 3\n"]
+    kept: list = []
+    try:
+        view = memoryview(b"".join(lines) + b"X [1, 2")  # the last line is not complete
+        while view:
+            view = view[os.write(write, view[: 1 << 16]) :]
+            sealed._fold(kept, keeper.lines())
+        got = keeper.lines()
+    finally:
+        os.close(write)
+        os.close(read)
+    assert kept == [("P", 2), ("R", {"rows": [1.5]})]
+    assert got == [] and keeper.buffer == b"X [1, 2"
+
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    keeper = sealed._Keeper(pid=-1, go=-1, out=read, printed=-1)
+    try:
+        taken = 0
+        while taken < len(flood):
+            taken += os.write(write, flood[taken : taken + (1 << 16)])
+            keeper.lines()
+        assert keeper.kept == len(flood) and keeper.buffer == b""
+    finally:
+        os.close(write)
+        os.close(read)
+
+    forged = {"error_type": "x", "status": "ok", "value": float("nan"), "error": "e" * 9000}
+    record = sealed._error_record(forged)
+    assert record["status"] == "error" and "value" not in record
+    assert record["error_type"] == "x" and len(record["error"]) == 2000
+    json.dumps(record, allow_nan=False)  # what the supervisor sends: never a crash

@@ -610,3 +610,41 @@ def test_os_times_and_uuid1_repeat_between_gradings(tmp_path: Path) -> None:
         _, output = run(tmp_path / name, [("answer", source)], [Call("p", "probe")])
         values.append(output.calls[0].value)
     assert isinstance(values[0], list) and values[0] == values[1], values
+
+
+def test_a_process_that_keeps_forking_itself_away_is_cleared_before_the_next_call(
+    tmp_path: Path,
+) -> None:
+    """A "hopper" (round 8 of docs/trust.md): a chain of processes, each forking its successor
+    and exiting at once, so that what one listing of /proc names might be gone by the time it
+    is killed. It is dead when the next function's calls start, and the run ends in its usual
+    time (the chain's dead wait as zombies of the supervisor, so the sandbox's process limit
+    soon pins it to one live process, which the clearing kills)."""
+    source = (
+        "import os, time\n"
+        "def hop():\n"
+        "    if not os.path.exists('/tmp/hops'):\n"
+        "        open('/tmp/hops', 'w').close()\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            while True:\n"
+        "                try:\n"
+        "                    if os.fork():\n"
+        "                        os._exit(0)\n"
+        "                except OSError:\n"
+        "                    continue\n"
+        "                with open('/tmp/hops', 'a') as fh:\n"
+        "                    fh.write('.')\n"
+        "    time.sleep(0.1)\n"
+        "    return os.path.getsize('/tmp/hops') > 0\n"
+        "def hops():\n"
+        "    first = os.path.getsize('/tmp/hops')\n"
+        "    time.sleep(0.2)\n"
+        "    return os.path.getsize('/tmp/hops') - first\n"
+    )
+    calls = [Call("h", "hop", timeout=5), Call("n", "hops", timeout=5)]
+    run_info, output = run(tmp_path, [("answer", source)], calls)
+    got = {c.id: r for c, r in zip(calls, output.calls)}
+    assert got["h"].value is True, got["h"]
+    assert got["n"].value == 0, "the chain of hop() outlived its function's calls"
+    assert run_info.wall_seconds < 30

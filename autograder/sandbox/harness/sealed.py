@@ -27,131 +27,29 @@ that long for their reports (timed_out tells the fixture they were not all in).
 from __future__ import annotations
 
 import contextlib
-import functools
-import io
 import json
 import os
 import select
 import shutil
 import signal
-import sys
 import tempfile
 from typing import Any
 
 from . import calls, codec
 from .channel import Channel
-from .determinism import monotonic, sleep
+from .determinism import monotonic
 from .processes import kill_strays
+from .ranks import RANKS, close_all_but, keep_shares, world_of
 
-REPORT_CAP = 8 * 1024 * 1024  # bytes of one rank's reports read per run
+REPORT_CAP = 1024 * 1024  # bytes of one rank's reports read per run (the largest is ~0.1 MiB)
+TAGS = ("K", "P", "R", "E")  # keeper ready, progress, report, error
 READY_SECONDS = 10.0  # for every keeper to read and delete its file
-RANKS: dict[str, tuple[Any, Any]] = {}  # mode -> (rank, assemble), from the fixture modules
 FAULT = "EffdlPrivateCallFault"
 
 
 def private_calls(job: dict[str, Any]) -> list[int]:
     """Indexes of the job's calls with a private input, in order."""
     return [i for i, call in enumerate(job["calls"]) if isinstance(call.get("private"), dict)]
-
-
-def _world(call: dict[str, Any]) -> int:
-    private = call["private"]
-    return int(private["shape"][int(private["axis"])])
-
-
-def _close_all_but(keep: set[int]) -> None:
-    low = 3
-    for fd in sorted(keep):
-        if fd >= low:
-            os.closerange(low, fd)
-            low = fd + 1
-    os.closerange(low, 1 << 16)
-
-
-def _write_line(fd: int, tag: str, value: Any) -> None:
-    with contextlib.suppress(OSError, TypeError, ValueError):
-        data = (tag + " " + json.dumps(value, allow_nan=False) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-
-
-def _rank_process(
-    job: dict[str, Any], shares: dict[str, Any], message: dict, rank: int, fds: tuple[int, int]
-) -> None:
-    """A rank's run of one call (in a fresh fork of its keeper), reporting on fds[0] and
-    printing on fds[1] (passed on as the notebook's printed output): never returns."""
-    fd, printed = fds
-    try:
-        os.setpgid(0, 0)
-        os.dup2(printed, 1)
-        os.dup2(printed, 2)
-        os.close(printed)
-        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
-        sys.stderr = sys.stdout
-        index = int(message["n"])
-        call = job["calls"][index]
-        mine = shares.get(str(index))
-        shares.clear()  # the rank's other calls' shares: not this run's business
-        calls.seed_globals(int(call.get("seed", 1000 + index)))
-        try:
-            kwargs = codec.decode(call.get("kwargs", {"__dict__": []}), inputs=True)
-            share = codec.decode(mine, inputs=True)
-            run_rank = RANKS[call["mode"]][0]
-            target = calls.find_name({}, call["func"])
-        except BaseException as exc:  # the function is missing, or its module fails
-            _write_line(fd, "E", calls.describe_exception(exc))
-            os._exit(0)
-        say = functools.partial(_write_line, fd, "P")
-        report = run_rank(target, kwargs, share, rank, _world(call), message["folder"], say)
-        _write_line(fd, "R", report)
-    except BaseException as exc:
-        with contextlib.suppress(BaseException):
-            _write_line(fd, "E", calls.describe_exception(exc))
-    os._exit(0)
-
-
-def _keeper(job: dict[str, Any], rank: int, path: str, fds: tuple[int, int, int]) -> None:
-    """Keeper of rank `rank`: reads and deletes its share file, then makes a rank process for
-    each call the supervisor names on `go` (fds: go, reports, printed output). Never
-    returns."""
-    go, out, printed = fds
-    try:
-        with open(path, "rb") as fh:
-            shares = json.loads(fh.read())
-        try:
-            os.unlink(path)
-        except OSError:
-            if os.getppid() == 1:  # in a sandbox the file must go before any student code
-                raise
-        _write_line(out, "K", "ok")
-    except BaseException as exc:
-        _write_line(out, "K", type(exc).__name__)  # no path of the sandbox in feedback
-        os._exit(0)
-    pending = b""
-    while True:
-        while b"\n" not in pending:
-            chunk = os.read(go, 4096)
-            if not chunk:
-                os._exit(0)
-            pending += chunk
-        line, pending = pending.split(b"\n", 1)
-        message = json.loads(line)
-        child = os.fork()
-        if child == 0:
-            os.close(go)
-            _rank_process(job, shares, message, rank, (out, printed))
-        deadline = monotonic() + float(message["seconds"]) + 2.0
-        while monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(child, os.WNOHANG)[0]:
-                    break
-            sleep(0.005)
-        else:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(child, 0)
 
 
 class _Keeper:
@@ -171,8 +69,9 @@ class _Keeper:
             return False
 
     def lines(self) -> list[tuple[str, Any]]:
-        """The complete lines it sent since the last call: (tag, value)."""
-        out = []
+        """The complete lines it sent since the last call, (tag, value), of the first
+        REPORT_CAP bytes: read and split in time linear in what came, however it came (a
+        rank may write anything on this pipe)."""
         for _ in range(64):  # a rank that floods the pipe cannot hold the supervisor here
             try:
                 chunk = os.read(self.out, 1 << 20)
@@ -185,11 +84,13 @@ class _Keeper:
             if self.kept < REPORT_CAP:
                 self.buffer += chunk[: REPORT_CAP - self.kept]
             self.kept += len(chunk)
-        while b"\n" in self.buffer:
-            line, self.buffer = self.buffer.split(b"\n", 1)
-            tag, _, text = line.decode("utf-8", "replace").partition(" ")
-            with contextlib.suppress(ValueError, RecursionError):
-                out.append((tag, json.loads(text)))
+        *complete, self.buffer = self.buffer.split(b"\n")
+        out = []
+        for line in complete:
+            tag, _, text = line.partition(b" ")
+            if tag.decode("ascii", "replace") in TAGS:
+                with contextlib.suppress(ValueError, RecursionError):
+                    out.append((tag.decode(), json.loads(text)))
         return out
 
     def forget(self) -> None:
@@ -204,9 +105,9 @@ def _start_keeper(job: dict[str, Any], rank: int, folder: str) -> _Keeper:
     pid = os.fork()
     if pid == 0:
         try:
-            _close_all_but({0, 1, 2, go_read, out_write, print_write})
+            close_all_but({0, 1, 2, go_read, out_write, print_write})
             path = os.path.join(folder, f"slot{rank}.json")
-            _keeper(job, rank, path, (go_read, out_write, print_write))
+            keep_shares(job, rank, path, (go_read, out_write, print_write))
         finally:
             os._exit(70)
     for fd in (go_read, out_write, print_write):
@@ -231,10 +132,21 @@ def _wait(keepers: list[_Keeper], done: Any, deadline: float, channel: Channel) 
             if fd in printed:
                 _pass_on(fd, channel)
             else:
-                got[fds[fd]] += keepers[fds[fd]].lines()
+                _fold(got[fds[fd]], keepers[fds[fd]].lines())
     for fd in printed:
         _pass_on(fd, channel)
     return got
+
+
+def _fold(kept: list[tuple[str, Any]], new: list[tuple[str, Any]]) -> None:
+    """Add a rank's new lines to what is kept of its run: everything up to its first report
+    or error, with only the latest progress line (a rank may send any number of them)."""
+    for tag, value in new:
+        if _final(kept):
+            return
+        if tag == "P":
+            kept[:] = [line for line in kept if line[0] != "P"]
+        kept.append((tag, value))
 
 
 def _pass_on(fd: int, channel: Channel) -> None:
@@ -279,7 +191,7 @@ def _attempt(
 ) -> tuple[dict, float]:
     """One run of private call `index` on the first `world` keepers: (record, seconds)."""
     call = job["calls"][index]
-    world = _world(call)
+    world = world_of(call)
     timeout = float(call.get("timeout", 10.0))
     kwargs = codec.decode(call.get("kwargs", {"__dict__": []}), inputs=True)
     wait = timeout
@@ -306,7 +218,7 @@ def _attempt(
     timed_out = not all(_final(got[k]) or not sent[k] for k in got)
     missing = [r["error"] for r in ranks if r["error"] and r["report"] is None]
     if missing and len(missing) == world and "error_type" in missing[0]:
-        return {"status": "error", **missing[0]}, seconds  # e.g. the function is not defined
+        return _error_record(missing[0]), seconds  # e.g. the function is not defined
     try:
         assemble = RANKS[call["mode"]][1]
         value = assemble(ranks, kwargs, tuple(call["private"]["shape"]), timed_out)
@@ -316,6 +228,17 @@ def _attempt(
         return {"status": "error", "error": text, "error_type": calls.TOO_LARGE}, seconds
     except BaseException as exc:
         return {"status": "error", **calls.describe_exception(exc), "error_type": FAULT}, seconds
+
+
+def _error_record(error: dict[str, Any]) -> dict[str, Any]:
+    """An error record from what a rank said went wrong: only its texts, cut short (the rank
+    runs student code, so its line may hold anything, a status or a value among it)."""
+    return {
+        "status": "error",
+        "error": str(error.get("error", ""))[:2000],
+        "error_type": str(error.get("error_type", ""))[:100],
+        "traceback": str(error.get("traceback", ""))[:4000],
+    }
 
 
 def _outcome(record: dict[str, Any]) -> str:
@@ -328,6 +251,29 @@ def _one_call(job: dict[str, Any], index: int, keepers: list[_Keeper], channel: 
     """Both runs of a private call, and its record and events on the channel."""
     timeout = float(job["calls"][index].get("timeout", 10.0))
     channel.event({"ev": "call_start", "n": index})
+    started = monotonic()
+    try:
+        record, seconds = _both_runs(job, index, keepers, channel, timeout)
+    except Exception as exc:  # never the supervisor's end: the call fails, the grading goes on
+        seconds = monotonic() - started
+        text = f"the grader could not make this call ({type(exc).__name__})"
+        record = {"status": "error", "error": text, "error_type": FAULT, "traceback": ""}
+    record["seconds"] = f"{min(seconds, 99999.0):012.6f}"
+    try:
+        payload: bytes | None = json.dumps(record, allow_nan=False).encode()
+    except ValueError:
+        payload = None
+    channel.record(index, payload)
+    event = {"ev": "call_end", "n": index, "status": "exited", "record": True}
+    event["seconds"] = round(seconds, 4)
+    channel.event(event)
+
+
+def _both_runs(
+    job: dict[str, Any], index: int, keepers: list[_Keeper], channel: Channel, timeout: float
+) -> tuple[dict[str, Any], float]:
+    """The record of a private call from its first run and, if that was quick, a second one
+    that must agree; and the first run's seconds."""
     record, seconds = _attempt(job, index, keepers, channel)
     if seconds > timeout:
         record = {"status": "timeout", "error": "it ran past its time budget"}
@@ -343,15 +289,7 @@ def _one_call(job: dict[str, Any], index: int, keepers: list[_Keeper], channel: 
         record["rerun"] = True
     else:
         record["rerun"] = False
-    record["seconds"] = f"{min(seconds, 99999.0):012.6f}"
-    try:
-        payload: bytes | None = json.dumps(record, allow_nan=False).encode()
-    except ValueError:
-        payload = None
-    channel.record(index, payload)
-    event = {"ev": "call_end", "n": index, "status": "exited", "record": True}
-    event["seconds"] = round(seconds, 4)
-    channel.event(event)
+    return record, seconds
 
 
 def run_private_calls(
@@ -364,7 +302,7 @@ def run_private_calls(
     folder = os.path.join(os.path.dirname(os.path.abspath(job_dir)), "sealed")
     keepers: list[_Keeper] = []
     try:
-        for rank in range(max(_world(job["calls"][i]) for i in indexes)):
+        for rank in range(max(world_of(job["calls"][i]) for i in indexes)):
             keepers.append(_start_keeper(job, rank, folder))
         got = _wait(
             keepers,

@@ -124,8 +124,8 @@ class Watch:
                     self._take_records(chunk)
                 else:
                     self.buffer += chunk
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
+            *lines, self.buffer = self.buffer.split(b"\n")  # linear in what came
+            for line in lines:
                 event = parse_event(line)
                 if event is not None and event["ev"] in LOADER_EVENTS and self._claim(event):
                     last_event = monotonic()
