@@ -210,7 +210,7 @@ def grade_batch(
     timings = summary.timings
     medians = {
         key: statistics.median(t.get(key, 0.0) for t in timings)
-        for key in ("stage", "sandbox", "checks", "total")
+        for key in ("stage", "sandbox", "calls", "checks", "total")
     }
     totals = sorted(t["total"] for t in timings)
     p90 = totals[min(len(totals) - 1, int(0.9 * len(totals)))]
@@ -494,12 +494,14 @@ def markdown(results: Results, n: int, command: str) -> str:
         "into a fresh gradebook. Submissions per minute are end to end: worker start-up, "
         "planning, the gradebook and every results.json and feedback.html included. Seconds "
         f"are medians per submission; sandboxes {'warm' if warm.wanted()[0] else 'cold'}; "
-        "'sandbox' is the run's wall time in its sandbox, 'cold start' what a fresh sandboxed "
-        "interpreter takes to start and import the pre-imports (which a warm run does not pay).",
+        "'sandbox' is the run's wall time in its sandbox, 'calls' the part of it the graded calls "
+        "took as the supervisor timed them (the student's functions, both runs of each call), "
+        "'cold start' what a fresh sandboxed interpreter takes to start and import the "
+        "pre-imports (which a warm run does not pay).",
         "",
         "| assignment | workers | submissions/min | median s | p90 s | stage | sandbox "
-        "| cold start | checks | failed |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| calls | cold start | checks | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in results.runs:
         start = results.starts.get(run.assignment)
@@ -507,7 +509,8 @@ def markdown(results: Results, n: int, command: str) -> str:
         lines.append(
             f"| {run.assignment} | {run.workers} | {run.per_minute:.1f} | "
             f"{run.medians['total']:.2f} | {run.p90_total:.2f} | {run.medians['stage']:.2f} | "
-            f"{run.medians['sandbox']:.2f} | {start_text} | {run.medians['checks']:.2f} | "
+            f"{run.medians['sandbox']:.2f} | {run.medians['calls']:.2f} | {start_text} | "
+            f"{run.medians['checks']:.2f} | "
             f"{run.failed} |"
         )
     if results.otter:
@@ -620,6 +623,8 @@ def warm_markdown(results: Results, n: int, rounds: int, command: str) -> str:
         if name in TARGETS:
             met = "met" if hot <= TARGETS[name] else "NOT met"
             text += f" Target median <= {TARGETS[name]:.1f} s: {met}."
+            calls = statistics.median(p.warm.medians["calls"] for p in pairs)
+            text += f" Its graded calls alone took {calls:.2f} s (median)."
         if (name, count) == TARGET_PER_MINUTE[:2]:
             met = "met" if per_minute >= TARGET_PER_MINUTE[2] else "NOT met"
             text += f" Target >= {TARGET_PER_MINUTE[2]:.0f}/min: {met}."

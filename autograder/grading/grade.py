@@ -209,6 +209,9 @@ def _grade(
         run = sandbox.run_harness(job_dir, work_dir, out_dir, limits, slot)
         timings["sandbox"] = run.wall_seconds
         output = read_output(run.channel, len(calls))
+        # the graded calls as the supervisor timed them (both runs of each): the floor
+        # under the sandbox's time that no change to the grader can remove
+        timings["calls"] = sum(c.seconds or 0.0 for c in output.calls)
         if keep_dir is not None:
             _copy_regular_files(out_dir, keep_dir)
     finally:
