@@ -24,11 +24,14 @@ RANKS: dict[str, tuple[Any, Any]] = {}  # mode -> (rank, assemble), from the fix
 
 
 def world_of(call: dict[str, Any]) -> int:
+    """How many ranks a private call runs on: its input's length along the shared axis."""
     private = call["private"]
     return int(private["shape"][int(private["axis"])])
 
 
 def close_all_but(keep: set[int]) -> None:
+    """Close every descriptor from 3 up except those in `keep` (a keeper holds only its
+    own pipes)."""
     low = 3
     for fd in sorted(keep):
         if fd >= low:
@@ -38,6 +41,8 @@ def close_all_but(keep: set[int]) -> None:
 
 
 def write_line(fd: int, tag: str, value: Any) -> None:
+    """Write one "TAG json" line on `fd`; a value JSON cannot hold is dropped silently (the
+    supervisor then sees no line, as from a rank that said nothing)."""
     with contextlib.suppress(OSError, TypeError, ValueError):
         data = (tag + " " + json.dumps(value, allow_nan=False) + "\n").encode()
         view = memoryview(data)
