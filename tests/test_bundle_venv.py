@@ -6,7 +6,8 @@ check passes and none leaves a bare value as its output; and the packages the fi
 optional are not installed, so the notebook is shown to run without them.
 
 Slow (marked `slow`; deselect with -m "not slow"): pip installs torch from this machine's
-package index, about 70 s for a bundle that needs it; each venv is deleted when its test ends."""
+package index, about 70 s for a bundle that needs it; bundles that ask for the same packages
+share one venv, which is deleted when the next bundle asks for others."""
 
 from __future__ import annotations
 
@@ -57,16 +58,33 @@ json.dump(report, open(sys.argv[2], "w", encoding="utf-8"))
 """
 
 
-@pytest.fixture
+def requirement_lines(name: str) -> tuple[str, ...]:
+    """What a bundle's requirements.txt asks pip for: its lines without comments, sorted."""
+    text = (ROOT / "assignments" / name / "requirements.txt").read_text(encoding="utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(sorted(line for line in lines if line))
+
+
+# bundles that ask for the same packages run one after the other, in one venv
+NAMES = sorted(NAMES, key=lambda name: (requirement_lines(name), name))
+
+
+@pytest.fixture(scope="module")
 def venv_of(tmp_path_factory):
     """venv_of(name): the bin folder of a venv made from the student bundle's requirements.txt,
-    and the seconds pip took. Each venv (a few GB with torch) is deleted when its test ends,
-    so the suite never holds more than one."""
-    made: list[Path] = []
+    and the seconds pip took (0 for a venv made before). Two bundles whose files ask for the same packages get the same
+    venv (pip would install the same set into each); a venv (a few GB with torch) is deleted
+    as soon as a bundle asks for another set, so the suite never holds more than one."""
+    made: dict[tuple[str, ...], tuple[Path, float]] = {}
 
     def make(name: str) -> tuple[Path, float]:
+        key = requirement_lines(name)
+        if key in made:
+            return made[key][0], 0.0  # pip's time was counted for the first bundle
+        for folder, _ in made.values():
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        made.clear()
         folder = tmp_path_factory.mktemp("venv") / name
-        made.append(folder)
         requirements = ROOT / "assignments" / name / "requirements.txt"
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
@@ -78,11 +96,12 @@ def venv_of(tmp_path_factory):
             timeout=PIP_SECONDS,
         )  # fmt: skip
         assert proc.returncode == 0, f"pip install -r {requirements}:\n{proc.stderr[-3000:]}"
-        return folder / "bin", time.perf_counter() - started
+        made[key] = (folder / "bin", time.perf_counter() - started)
+        return made[key]
 
     yield make
-    for folder in made:
-        shutil.rmtree(folder, ignore_errors=True)
+    for folder, _ in made.values():
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def _with_solution_code(name: str, work: Path) -> list[tuple[int, str, str]]:
@@ -148,7 +167,8 @@ def test_student_notebook_runs_in_a_venv_from_its_requirements(
         timeout=RUN_SECONDS,
     )
     run_seconds = time.perf_counter() - started
-    print(f"{name}: venv and pip {pip_seconds:.0f} s, notebook {run_seconds:.0f} s")
+    made = f"venv and pip {pip_seconds:.0f} s" if pip_seconds else "the venv of the same packages"
+    print(f"{name}: {made}, notebook {run_seconds:.0f} s")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((work / ".report.json").read_text(encoding="utf-8"))
     failed = [f"cell {c['index']} ({c['role']}):\n{c['error']}" for c in report["cells"]
