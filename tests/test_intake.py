@@ -194,3 +194,35 @@ def test_entries_no_decoder_can_read_are_refused_and_the_notebook_graded(tmp_pat
     assert "NotImplementedError" in refused and "encrypted" in refused
     result = grade_submission(archive, ASSIGNMENT, Course(), student_id="odd")
     assert result.graded and not [c.id for c in result.checks if c.lost]
+
+
+def test_strings_no_utf8_can_hold_never_stop_a_grading_or_its_batch(tmp_path: Path) -> None:
+    """Round 9 of docs/trust.md: a lone surrogate in the notebook's metadata (valid JSON,
+    "\\ud800") reached the feedback page unclean, so writing it failed; the batch stored the
+    row, and every later run died rewriting that student's files. And a folder holding a file
+    whose name is no UTF-8 could not be hashed, so a correct notebook beside it got 0. Both
+    grade as the solution does now, and a class holding the first grades, re-runs and
+    regrades with everyone's result kept."""
+    class_dir = tmp_path / "class"
+    alice = solution_folder(class_dir / "alice")
+    notebook = alice / f"{ASSIGNMENT}.ipynb"
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    data.setdefault("metadata", {})["effdl"] = {"variant": "\ud800"}
+    text = json.dumps(data)  # ensure_ascii: the surrogate is written as the escape \ud800
+    assert "\\ud800" in text
+    notebook.write_text(text, encoding="utf-8")
+    shutil.copytree(solution_folder(tmp_path / "src"), class_dir / "bob")
+    odd = os.fsdecode(b"other\xfe.ipynb")
+    shutil.copyfile(BLANK, class_dir / "bob" / odd)
+
+    book, out = tmp_path / "book.sqlite", tmp_path / "out"
+    for regrade in (False, False, True):
+        summary = grade_class(class_dir, ASSIGNMENT, book, out, progress=False, regrade=regrade)
+        assert (summary.total, summary.failed) == (2, 0), summary.failures
+        assert not [w for w in summary.warnings if "could not be written" in w], summary.warnings
+    solo = score_of(grade_submission(solution_folder(tmp_path / "s"), ASSIGNMENT, Course()))
+    with Gradebook.open(book, create=False) as gradebook:
+        current = gradebook.current(ASSIGNMENT)
+        assert current["alice"].score == current["bob"].score == solo.raw
+    page = (out / "alice" / "feedback.html").read_text(encoding="utf-8")
+    assert "\ud800" not in page

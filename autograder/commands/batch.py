@@ -323,9 +323,12 @@ def clean_stale_tmp(out: Path) -> int:
     return removed
 
 
-def repair_outputs(book: Gradebook, assignment: str, out: Path, course: Course) -> int:
+def repair_outputs(
+    book: Gradebook, assignment: str, out: Path, course: Course, warnings: list[str]
+) -> int:
     """Rewrite OUT/<student>/ result files that are missing or disagree with the gradebook's
-    current rows (a run killed between its commit and its files, or a new --out)."""
+    current rows (a run killed between its commit and its files, or a new --out). A row
+    whose files cannot be written is named in `warnings`; it never stops the batch."""
     repaired = 0
     for row in book.current(assignment).values():
         folder = out / row.student_id
@@ -345,7 +348,12 @@ def repair_outputs(book: Gradebook, assignment: str, out: Path, course: Course) 
             except (ValueError, KeyError, TypeError, OSError):
                 stale = True
         if stale:
-            write_outputs(book, result, folder, standing)
+            try:
+                write_outputs(book, result, folder, standing)
+            except Exception as exc:  # noqa: BLE001 - one student's files, never the batch
+                text = f"{row.student_id}: its result files could not be written again ({exc})"
+                warnings.append(text[:500])
+                continue
             repaired += 1
         where = str(folder.resolve())
         if row.out_dir != where:  # feedback pages are rendered again here (manual import)
@@ -443,7 +451,7 @@ def grade_class(
         with Gradebook.open(gradebook) as book, _terminate_as_interrupt():
             clean_stale_tmp(out)
             summary.warnings += sweep_stale_workdirs()
-            summary.repaired = repair_outputs(book, assignment, out, course)
+            summary.repaired = repair_outputs(book, assignment, out, course, summary.warnings)
             tasks, summary.skipped, planned = plan(
                 entries, book, assignment, course, regrade, times_csv, class_dir
             )

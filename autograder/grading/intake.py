@@ -31,6 +31,7 @@ from typing import Any
 from autograder import plugin
 from autograder.cells import cell_text, code_role
 from autograder.grading.statements import written_definitions
+from autograder.sandbox.harness.codec import clean_text
 
 MAX_FILES = 200
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -64,7 +65,7 @@ class Submission:
         """The variant id written in the notebook's metadata, if any (data, not trusted)."""
         effdl = self.metadata.get("effdl")
         value = effdl.get("variant") if isinstance(effdl, dict) else None
-        return value if isinstance(value, str) and len(value) < 100 else None
+        return clean_text(value) if isinstance(value, str) and len(value) < 100 else None
 
 
 def student_id_from_path(path: Path) -> str:
@@ -319,7 +320,8 @@ def content_hash(files_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(files_dir.rglob("*")):
         if path.is_file() and not path.is_symlink():
-            digest.update(path.relative_to(files_dir).as_posix().encode() + b"\0")
+            # os.fsencode: a name that is no UTF-8 (kept by Python as surrogates) hashes too
+            digest.update(os.fsencode(path.relative_to(files_dir).as_posix()) + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 

@@ -11,10 +11,12 @@ class FileExistsRefused(FileExistsError):
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that it is either the old or the new content, never half of one."""
+    """Write a file so that it is either the old or the new content, never half of one. A
+    character UTF-8 cannot hold (a lone surrogate a submission smuggled into a string that
+    reached the page) is written as "?": a page with one odd character beats no page."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open(tmp, "w", encoding="utf-8", errors="replace") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
