@@ -343,9 +343,16 @@ def test_onebit_compress(sub: Sub) -> None:
                 )
             elif np.array_equal(bits.astype(bool), ~want_bits):
                 cause = "\n  Likely cause: the bits are inverted (True must mean g_i >= 0)."
+            wrong = np.flatnonzero(bits.astype(bool) != want_bits)
+            where = ", ".join(
+                f"[{i}] (g = {fmt(float(g[i]))}): expected {bool(want_bits[i])}, got "
+                f"{bool(bits[i])}"
+                for i in wrong[:5]
+            )
+            more = f" and {wrong.size - 5} more" if wrong.size > 5 else ""
             raise CheckFailure(
-                f"{what}: expected bits (g >= 0) = {fmt(want_bits)}, got {fmt(bits.astype(bool))}."
-                + cause
+                f"{what}: expected bits (g >= 0) = {fmt(want_bits)}, got {fmt(bits.astype(bool))}"
+                f"; {wrong.size} of {g.size} differ: {where}{more}." + cause
             )
         scale = float(np.mean(np.abs(g)))
         mistakes = [
