@@ -13,6 +13,8 @@ import signal
 from .determinism import monotonic, sleep
 
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+KILL_PASSES = 1000  # listings of /proc in one clearing, at most
+CLEAR_SECONDS = 2.0  # for one clearing, its passes together
 
 
 def make_undumpable() -> bool:
@@ -57,25 +59,37 @@ def kill_strays(keep: int, spare: int = 0, also: frozenset[int] | set[int] = fro
     the supervisor."""
     if os.getpid() != 1:
         return
-    targets = [pid for pid in sandbox_pids(keep) if pid not in also]
-    if spare > 1:
-        targets = [pid for pid in targets if not (pid == spare and parent_of(pid) == keep)]
-    for pid in targets:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = monotonic() + 1.0
-    for pid in targets:
-        while monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as fh:
-                    state = fh.read().rsplit(b")", 1)[-1].split()[0]
-            except (OSError, IndexError):
-                break
-            if state in (b"Z", b"X"):
-                break
-            sleep(0.001)
+    # Listed, then killed: a process that forks its successor and exits in between ("a
+    # hopper") escapes one pass, so passes go on until one finds nothing alive (the zombies
+    # left are the dead waiting for their parents), within CLEAR_SECONDS.
+    deadline = monotonic() + CLEAR_SECONDS
+    for again in range(KILL_PASSES):
+        targets = [pid for pid in sandbox_pids(keep) if pid not in also]
+        if again:
+            targets = [pid for pid in targets if _running(pid)]
+        if spare > 1:
+            targets = [pid for pid in targets if not (pid == spare and parent_of(pid) == keep)]
+        if not targets or (again and monotonic() > deadline):
+            return
+        for pid in targets:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in targets:
+            while monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                if not _running(pid):
+                    break
+                sleep(0.001)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def end_children() -> None:
@@ -93,10 +107,9 @@ def end_children() -> None:
 
 def kill_leftovers() -> None:
     """Kill and reap every other process in the sandbox (background children of student code)."""
-    if os.getpid() == 1:
-        for pid in sandbox_pids(keep=1):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+    if os.getpid() == 1:  # kill(-1) from PID 1: every other process of the namespace, at once
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
     flags = 0 if os.getpid() == 1 else os.WNOHANG
     while True:
         try:
