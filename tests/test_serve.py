@@ -85,6 +85,36 @@ def test_a_token_is_needed_off_localhost_and_checked(graded) -> None:
     assert client.get("/").status_code == 200  # the cookie it set
 
 
+def test_a_page_rebound_to_localhost_can_neither_read_nor_save(graded) -> None:
+    """DNS rebinding: a site whose name now resolves to 127.0.0.1 sends its own Host; a page
+    of another site posting through the TA's browser sends its own Origin or Referer."""
+    gradebook, _, course = graded
+    client = make_app(gradebook, ASSIGNMENT, load_course(course)).test_client()
+    q = questions(ASSIGNMENT)[0]
+    path = f"/q/{q.key}/cat"
+    rebound = {"Host": "attacker.example:8765"}
+    assert client.get("/", headers=rebound).status_code == 421
+    page = client.get(path, headers=rebound)
+    assert page.status_code == 421 and "nonce" not in page.get_data(as_text=True)
+    form = _form(client, path)  # suppose the nonce leaked all the same
+    for headers in (
+        rebound,
+        {"Origin": "http://attacker.example:8765"},
+        {"Referer": "http://attacker.example:8765/q"},
+        {"Origin": "null"},
+    ):
+        sent = client.post(path, data={**form, "points": "1"}, headers=headers)
+        assert sent.status_code in (403, 421), headers
+    with Gradebook.open(gradebook, create=False) as book:
+        assert ("cat", q.key) not in book.manual_scores(ASSIGNMENT)
+    for host in ("127.0.0.1:8765", "[::1]:8765", "localhost"):
+        assert client.get("/", headers={"Host": host}).status_code == 200
+    own = {"Origin": "http://localhost", "Referer": f"http://localhost{path}"}
+    saved = client.post(path, data={**form, "points": "1"}, headers=own)
+    assert saved.status_code == 303  # the page's own form still saves
+    assert "frame-ancestors 'none'" in saved.headers["Content-Security-Policy"]
+
+
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

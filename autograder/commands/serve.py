@@ -12,8 +12,12 @@ page was loaded, so two TAs grading at once never lose each other's work; the st
 results.json and feedback page are written again with the new score.
 
 It listens on 127.0.0.1 unless told otherwise; any other address needs --token, and with a
-token every request must carry it (?token=... once, then a cookie). Forms carry a value
-derived from a per-run secret, so another web page cannot post scores through a TA's browser.
+token every request must carry it (?token=... once, then a cookie). Without a token only
+requests addressed to a loopback name (127.0.0.1, localhost, [::1]) are answered, so a web
+page whose domain was rebound to 127.0.0.1 cannot read the pages; a save whose Origin or
+Referer is another site is refused; forms carry a value derived from a per-run secret, and
+no other site may frame the pages, so another web page cannot post scores through a TA's
+browser.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import math
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, redirect, request, url_for
 
@@ -66,6 +71,30 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _same_origin(host_url: str) -> bool:
+    """Whether the request's Origin and Referer, where it sent them, are this server."""
+    own = _origin(host_url)
+    origin = request.headers.get("Origin")
+    referer = request.headers.get("Referer")
+    if origin is not None and origin.lower() != own:
+        return False
+    return referer is None or _origin(referer) == own
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port or an IPv6 address's brackets."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        return name[1 : name.find("]")] if "]" in name else name
+    return name.split(":", 1)[0]
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def make_app(
@@ -111,6 +140,18 @@ def make_app(
         return hmac.new(form_secret, path.encode(), hashlib.sha256).hexdigest()
 
     @app.before_request
+    def check_host() -> Any:
+        if token is None and not _is_loopback(_host_name(request.headers.get("Host", ""))):
+            abort(421, "without --token this page answers only to localhost or a loopback address")
+        return None
+
+    @app.before_request
+    def check_origin() -> Any:
+        if request.method not in ("GET", "HEAD") and not _same_origin(request.host_url):
+            abort(403, "this save came from another site")
+        return None
+
+    @app.before_request
     def check_token() -> Any:
         if token is None:
             return None
@@ -124,7 +165,8 @@ def make_app(
         if token is not None and request.args.get("token") == token:
             response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'"
+            "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
