@@ -221,3 +221,5 @@ def test_no_cell_of_the_csv_runs_as_a_spreadsheet_formula() -> None:
     assert exports.safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert exports.safe_cell("-2") == "'-2" and exports.safe_cell("ann") == "ann"
     assert exports.safe_cell("77.5") == "77.5" and exports.safe_cell(3) == 3
+    assert exports.safe_cell(" =1+2") == "' =1+2" and exports.safe_cell("\n @x") == "'\n @x"
+    assert exports.safe_cell("a =1") == "a =1"

@@ -146,6 +146,21 @@ def test_zip_clashes_are_refused_with_a_note_and_the_notebook_graded(tmp_path: P
     assert len(refused) == 2 and "hw/data" in refused[0] + refused[1]
 
 
+def test_a_name_twice_in_a_zip_is_graded_as_its_last_copy_and_said(tmp_path: Path) -> None:
+    source = solution_folder(tmp_path / "src")
+    archive = tmp_path / "twice.zip"
+    name = f"{ASSIGNMENT}.ipynb"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(source / name, name)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.write(BLANK, name)
+    sub = load_submission(archive, ASSIGNMENT, tmp_path / "staging")
+    assert (sub.files_dir / name).read_bytes() == Path(BLANK).read_bytes()
+    said = [n for n in sub.notes if "more than once" in n]
+    assert said == [f"WARNING: the zip holds {name} more than once: the last copy in the "
+                    "archive was kept and graded"]  # fmt: skip
+
+
 def test_only_so_many_notebooks_are_read_to_choose_from(tmp_path: Path) -> None:
     folder = solution_folder(tmp_path / "sub")
     for k in range(30):

@@ -103,8 +103,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def safe_cell(value: Any) -> Any:
     """A text cell that a spreadsheet will not run as a formula (OWASP's rule: a leading
-    quote before = + - @, tab or carriage return); numbers pass as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    quote before = + - @, tab or carriage return, also after leading spaces, which some
+    importers trim); numbers pass as they are."""
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS)
+    ):
         return "'" + value
     return value
 

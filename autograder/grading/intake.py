@@ -129,6 +129,7 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
             if rel is not None
             for i in range(len(rel.parts) - 1)
         }
+        unpacked: set[str] = set()
         for info in members:
             mode = info.external_attr >> 16
             rel = _safe_relpath(info.filename)
@@ -159,6 +160,12 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
                 notes.append(f"refused {info.filename}: too large once unpacked")
                 continue
             total += copied
+            if rel.as_posix() in unpacked:
+                notes.append(
+                    f"WARNING: the zip holds {rel.as_posix()} more than once: the last copy in "
+                    "the archive was kept and graded"
+                )
+            unpacked.add(rel.as_posix())
 
 
 def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> int | None:
