@@ -133,6 +133,7 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         "runs of more than 2^b - 1 zeros before a nonzero",
     ),
     "csc_pointer_counts": ("a4.csc_encode", PROBES, "each", "any matrix with 2+ columns"),
+    "csc_pointer_ends": ("a4.csc_encode", PROBES, "each", "any matrix: p[0] is not 0"),
     "csc_storage_index_value_width": (
         "a4.csc_storage_bits",
         ["a4.bits.probe"],
@@ -286,6 +287,12 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "the run given lam instead of t",
     ),
+    "train_sparse_trimmed_threshold_is_lambda": (
+        "a3.train_trimmed",
+        ["a3.run.trimmed_lam"],
+        "each",
+        "the trimmed run given lam instead of t",
+    ),
     "train_sparse_trimmed_by_gradient": (
         "a3.train_trimmed",
         ["a3.run.probe_trim"],
@@ -377,6 +384,8 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     "finetune_mask_only_at_end": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
     "finetune_no_zero_grad": ("b3.finetune_trains", ["b3.finetune"], "each", "4 batches"),
     "finetune_two_epochs": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
+    "finetune_returns_batch_sum": ("b3.finetune_trains", ["b3.finetune"], "each", "4 batches"),
+    "finetune_returns_nothing": ("b3.finetune_trains", ["b3.finetune"], "each", "the return"),
     "global_prune_every_parameter": (
         "b3.global_prune",
         ["b3.global.60"],

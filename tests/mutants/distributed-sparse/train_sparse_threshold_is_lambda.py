@@ -1,5 +1,5 @@
-"""Given lam, thresholds by lam instead of t = mu * lam (A3.4)."""
-# effdl-sample: replaces=train_sparse expect_lost=a3.train_prox message_contains="lambda instead of mu * lambda"
+"""Given lam, thresholds by lam instead of t = mu * lam, in prox and trimmed L1 (A3.4, A3.5)."""
+# effdl-sample: replaces=train_sparse expect_lost=a3.train_prox,a3.train_trimmed message_contains="lambda instead of mu * lambda"
 
 import numpy as np
 

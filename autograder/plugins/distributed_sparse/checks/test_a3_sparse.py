@@ -542,6 +542,13 @@ def _mistakes(X, y, mu, method, lam=None, t=None):
                 ],
             ),
         ]
+        if lam is not None:
+            out.append(
+                (
+                    "the threshold was lambda instead of mu * lambda.",
+                    lambda W: [ref.trimmed_soft_threshold(W - mu * _grad(W, X, y), t / mu, 3)],
+                )
+            )
     if method == "prune":
         out += [
             (
@@ -774,7 +781,8 @@ def train_trimmed_calls(variant: dict, seed: int) -> list[Call]:
     runs = [_run(f"trimmed.{t:g}", X, y, "trimmed", threshold=t) for t in a3["trimmed_ts"]]
     PX, Py = draw_probe_data(seed, trimmed_t=PROBE_TRIM_T)
     probe = _run("probe_trim", PX, Py, "trimmed", threshold=PROBE_TRIM_T, steps=PROBE_STEPS)
-    return [*runs, probe]
+    lam = a3["trimmed_ts"][0] / MU  # t = mu * lam: the sweep's first run, whose selections
+    return [*runs, probe, _run("trimmed_lam", X, y, "trimmed", lam=lam)]  # the variant decided
 
 
 @check(
@@ -790,6 +798,8 @@ def test_train_trimmed(sub: Sub) -> None:
     _plot(sub, "A3.5", sweep[-1])
     parts = [(case, "") for case in sweep]
     parts.append((sub.case("a3.run.probe_trim"), f" on hidden data, {PROBE_STEPS} steps"))
+    lam_run = sub.case("a3.run.trimmed_lam")
+    parts.append((lam_run, f" (t = mu * lam = {MU * lam_run.kwargs['lam']:g})"))
     credit_parts(parts, lambda part: _check_run(part[0], _label(*part)))
 
 

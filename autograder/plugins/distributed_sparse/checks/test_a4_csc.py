@@ -187,6 +187,8 @@ def _wrong_encode(M: np.ndarray, bits: int, kind: str):
     p_arr = np.array(p)
     if kind == "counts":
         p_arr = np.diff(p_arr)
+    if kind == "ends":
+        p_arr = p_arr[1:]
     return np.array(v), np.array(z), p_arr
 
 
@@ -199,6 +201,8 @@ MISTAKE_CAUSES = {
     "absolute": "z holds absolute row indices; it should count the zeros since the previous "
     "stored entry of the column.",
     "counts": "p holds each column's entry count; it should hold where each column starts in v.",
+    "ends": "p holds where each column ends in v; it should hold where each starts (p[0] = 0), "
+    "the final entry len(v) being optional.",
 }
 
 
@@ -207,6 +211,13 @@ def _pointer_ok(p: np.ndarray, p_ref: np.ndarray) -> bool:
     return (p.shape == p_ref.shape and np.array_equal(p, p_ref)) or (
         p.shape == (p_ref.size - 1,) and np.array_equal(p, p_ref[:-1])
     )
+
+
+def _integers(a: np.ndarray) -> np.ndarray:
+    """Index arrays come back as floats: shown as the integers they hold, where they do."""
+    if a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)) and np.abs(a).max() < 2**53:
+        return a.astype(np.int64)
+    return a
 
 
 def _encode_problem(case: Case, label: str) -> str:
@@ -225,9 +236,9 @@ def _encode_problem(case: Case, label: str) -> str:
         f"  expected v = {fmt(v_ref, 40)}",
         f"  got      v = {fmt(v, 40)}",
         f"  expected z = {fmt(z_ref, 40)}",
-        f"  got      z = {fmt(z, 40)}",
+        f"  got      z = {fmt(_integers(z), 40)}",
         f"  expected p = {fmt(p_ref, 40)} (the final entry len(v) is optional)",
-        f"  got      p = {fmt(p, 40)}",
+        f"  got      p = {fmt(_integers(p), 40)}",
     ]
     if not ok_v or not ok_z:
         n = min(v.size, v_ref.size)
@@ -250,7 +261,7 @@ def _encode_problem(case: Case, label: str) -> str:
             and np.allclose(wv, v)
             and wz.shape == z.shape
             and np.array_equal(wz, z)
-            and (kind != "counts" or np.array_equal(wp, p))
+            and (kind not in ("counts", "ends") or (wp.shape == p.shape and np.array_equal(wp, p)))
         ):
             lines.append(f"  Likely cause: {cause}")
             break

@@ -15,21 +15,25 @@ percentile of that layer's |w|", q in percent, of ALL the layer's weights):
   ranking); pruning q percent of the nonzero weights instead is a mistake;
 - in place (the layer's weight changes); returning the layer as well is fine;
 - torch.nn.utils.prune, masks kept in a helper, or plain assignment;
-- finetuning: the mask re-applied after every optimizer step, or gradients masked as well.
+- finetuning: the mask re-applied after every optimizer step, or gradients masked as well;
+  its return value the epoch's mean training loss per sample, in any number type (the check's
+  batches are of one size, so the mean of the batch losses is that mean too).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from autograder.checking.credit import credit_parts
-from autograder.checking.returns import Array, Dict, Flag
+from autograder.checking.returns import Array, Dict, Flag, Number, Spec, Unreadable, kind_of
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
-from autograder.checking.verdict import CheckFailure
+from autograder.checking.verdict import CheckFailure, Partial
 from autograder.plugins.prune_quantize.sandbox.fixtures import (
     finetune_setup,
     other_parameters,
@@ -336,34 +340,60 @@ def _other_parameters() -> dict[str, np.ndarray]:
 
 
 @functools.cache
-def _reference_finetune(prune: bool) -> dict[str, np.ndarray]:
-    """The tiny net's weights after effdl's one epoch on the check's batches (cached).
+def _reference_epoch(prune: bool) -> tuple[dict[str, np.ndarray], float]:
+    """The tiny net's weights after effdl's one epoch on the check's batches, and the mean
+    training loss per sample that effdl returns for it (cached).
 
     Nothing here draws from torch's global generator (tiny_net sets every parameter), so
     threads grading side by side, whose data loaders do draw from it, cannot change it.
     """
     net, loader, opt = finetune_setup(torch, FT_SPEC)
-    ref.finetune_after_prune(net, loader, torch.nn.CrossEntropyLoss(), opt, prune=prune)
-    return weights_of(net)
+    loss = ref.finetune_after_prune(net, loader, torch.nn.CrossEntropyLoss(), opt, prune=prune)
+    return weights_of(net), float(loss)
+
+
+def _reference_finetune(prune: bool) -> dict[str, np.ndarray]:
+    return _reference_epoch(prune)[0]
 
 
 @functools.cache
-def _gradient_masked_finetune() -> dict[str, np.ndarray]:
+def _gradient_masked_epoch() -> tuple[dict[str, np.ndarray], float]:
     """The epoch of a known mistake: the gradients are masked but the mask is never re-applied,
-    so momentum moves the pruned weights (its cost is the zeros check's, not this one's)."""
+    so momentum moves the pruned weights (its cost is the zeros check's, not this one's);
+    with its mean training loss per sample."""
     net, loader, opt = finetune_setup(torch, FT_SPEC)
     masks = [
         (module.weight, module.weight.detach() != 0)
         for name, module in net.named_modules()
         if isinstance(module, torch.nn.Conv2d | torch.nn.Linear) and "id_mapping" not in name
     ]
+    total, seen = 0.0, 0
     for inputs, targets in loader:
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(inputs), targets).backward()
+        loss = torch.nn.functional.cross_entropy(net(inputs), targets)
+        loss.backward()
         for weight, keep in masks:
             weight.grad.mul_(keep)
         opt.step()
-    return weights_of(net)
+        total, seen = total + loss.item() * len(targets), seen + len(targets)
+    return weights_of(net), total / seen
+
+
+@dataclass(frozen=True)
+class _Returned(Spec):
+    """What finetune_after_prune returned: a number, or the kind of what came instead (read
+    apart, so that a wrong return value costs only its own share, never the weights')."""
+
+    def expects(self) -> str:
+        return "a single number"
+
+    def read(self, value: Any, where: str) -> float | Unreadable | None:
+        if value is None:
+            return None
+        try:
+            return Number().read(value, where)
+        except CheckFailure:
+            return Unreadable(kind_of(value))
 
 
 def finetune_calls(variant: dict) -> list[Call]:
@@ -375,7 +405,10 @@ def finetune_calls(variant: dict) -> list[Call]:
             mode="finetune",
             timeout=60,
             kwargs=FT_SPEC,
-            returns=_net_returns(FT_WEIGHTS, others=False),
+            returns=Dict(
+                {**_net_returns(FT_WEIGHTS, others=False).fields, "returned": _Returned()},
+                optional=frozenset({"returned"}),
+            ),
         )
     ]
 
@@ -437,7 +470,7 @@ def test_finetune_trains(sub: Sub) -> None:
     what = "finetune_after_prune"
     # The masked and the unmasked epoch are both "one epoch of SGD": whether the mask holds
     # is the other check's business, so a missing mask costs only that check.
-    candidates = [_reference_finetune(True), _reference_finetune(False)]
+    candidates = [_reference_epoch(True), _reference_epoch(False)]
     moved = sum(int(np.sum(got[n][b != 0] != b[b != 0])) for n, b in FT_WEIGHTS.items())
     total = sum(int(np.sum(b != 0)) for b in FT_WEIGHTS.values())
     if moved < total // 2:
@@ -453,11 +486,11 @@ def test_finetune_trains(sub: Sub) -> None:
     if zeros_hold:
         candidates = candidates[:1]
     else:
-        candidates.append(_gradient_masked_finetune())
+        candidates.append(_gradient_masked_epoch())
     errors = []
-    for expected in candidates:
-        errors.append((_worst_relative(got, expected), expected))
-    (name, err), expected = min(errors, key=lambda item: item[0][1])
+    for expected, loss in candidates:
+        errors.append((_worst_relative(got, expected), loss))
+    (name, err), loss = min(errors, key=lambda item: item[0][1])
     if err > 1e-2 and zeros_hold:
         late = {
             n: np.where(pruned[n], 0.0, w) if n in pruned else w
@@ -471,6 +504,7 @@ def test_finetune_trains(sub: Sub) -> None:
                 "after every optimizer.step()."
             )
     if err <= 1e-2:
+        _check_returned_loss(case.value.get("returned"), loss)
         return
     cause = next((c for kind, c in FINETUNE_MISTAKES if _matches(got, _wrong_finetune(kind))), "")
     ending = f"\n  Likely cause: {cause}" if cause else "\n  No catalogued mistake matches."
@@ -483,6 +517,37 @@ def test_finetune_trains(sub: Sub) -> None:
         f"{what}: after one epoch the weights differ from the reference's one epoch of SGD on "
         f"the same batches (worst relative error {err:.3g} in {name}, allowed 1e-2)." + ending
     )
+
+
+LOSS_RTOL = 1e-3  # float32 losses of the same epoch agree far closer than this
+LOSS_SHARE = 0.25  # of the check's points: the epoch itself is the rest
+
+
+def _check_returned_loss(returned: float | Unreadable | None, expected: float) -> None:
+    """The epoch trained as it should: its return value must be the mean training loss per
+    sample, the losses of the batches as they were trained on (before each step)."""
+    what = "finetune_after_prune's return value"
+    if isinstance(returned, float) and abs(returned - expected) <= LOSS_RTOL * abs(expected):
+        return
+    if returned is None or isinstance(returned, Unreadable):
+        kind = "nothing (None)" if returned is None else returned.kind
+        message = (
+            f"{what}: expected a number, the epoch's mean training loss per sample, got {kind}."
+        )
+    else:
+        batches, samples = len(FT_Y) // FT_SPEC["batch_size"], len(FT_Y)
+        causes = (
+            (expected * batches, "the batches' losses were summed, not averaged."),
+            (expected * samples, "the per-sample losses were summed, not averaged."),
+        )
+        cause = next((c for value, c in causes if abs(returned - value) <= LOSS_RTOL * value), "")
+        message = (
+            f"{what}: got {returned:.6g}, which is not the epoch's mean training loss per sample "
+            "(each batch's loss as it was trained on, weighted by its size, over all samples; "
+            f"allowed {LOSS_RTOL:g} relative). The epoch itself trained as it should."
+            + (f"\n  Likely cause: {cause}" if cause else "")
+        )
+    raise Partial(1 - LOSS_SHARE, message)
 
 
 FINETUNE_MISTAKES = (
