@@ -220,7 +220,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             if not args.out:
                 raise UsageError("export gradescope needs --out FILE.zip")
-            gradescope.gradescope_zip(args.assignment, Path(args.out), args.course, args.force)
+            gradescope.gradescope_zip(
+                args.assignment, Path(args.out), args.course, args.force, args.allow_unsandboxed
+            )
             print(f"wrote {args.out}: upload it as the Gradescope autograder")
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
@@ -438,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", help="course.toml: late policy, secret (or $EFFDL_COURSE)")
     p.add_argument("--out", metavar="FILE", help="csv: default standard output")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="gradescope: grade even where bubblewrap does not work (submissions then run "
+        "unsandboxed; the default refuses, see docs/exports.md)",
+    )
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("manual", help="hand-graded parts: pages to grade by question, scores in")

@@ -175,6 +175,62 @@ def test_gradescope_zip_grades_a_submission_like_gradescope(tmp_path: Path) -> N
     assert score["manual_max"] == 0  # hand-graded questions are Gradescope's own
 
 
+def _unpacked(archive: Path, root: Path) -> Path:
+    """The zip laid out as Gradescope lays it out, with the solution as the upload."""
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(root / "source")
+        for info in zf.infolist():  # zipfile drops the modes: set them as unzip does
+            (root / "source" / info.filename).chmod((info.external_attr >> 16) & 0o777)
+    (root / "submission").mkdir()
+    shutil.copyfile(SOLUTION / f"{ASSIGNMENT}.ipynb", root / "submission" / f"{ASSIGNMENT}.ipynb")
+    return root
+
+
+def test_gradescope_refuses_to_grade_without_the_sandbox_unless_the_zip_allows_it(
+    tmp_path: Path,
+) -> None:
+    """Unsandboxed, a submission runs beside the zip's checks, reference library and secret
+    and could read them (round 11 scored a notebook of `from effdl... import *` 77.5/67.5)."""
+    env = {**os.environ, "EFFDL_SANDBOX": "off", "EFFDL_PYTHON": sys.executable}
+    refusing = _unpacked(gradescope.gradescope_zip(ASSIGNMENT, tmp_path / "a.zip"), tmp_path / "a")
+    entry = [sys.executable, str(refusing / "source" / "run_gradescope.py"), "--root"]
+    for extra in (["--check-install"], []):  # setup.sh's check fails the image build
+        proc = subprocess.run(
+            [*entry, str(refusing), *extra], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 1 and "REFUSED: the sandbox does not work" in proc.stderr
+    assert not (refusing / "results" / "results.json").exists()  # Gradescope: "failed"
+
+    archive = gradescope.gradescope_zip(ASSIGNMENT, tmp_path / "b.zip", allow_unsandboxed=True)
+    allowed = _unpacked(archive, tmp_path / "b")
+    proc = subprocess.run(
+        [str(allowed / "source" / "run_autograder")],
+        capture_output=True,
+        text=True,
+        env={**env, "AUTOGRADER_ROOT": str(allowed)},
+    )
+    source = allowed / "source"
+    checks = source / "autograder" / "plugins" / "distributed_sparse" / "checks"
+    for private in (source / "course.toml", source / "lib" / "effdl" / "truefalse.py", checks):
+        assert private.stat().st_mode & 0o077 == 0, private  # owner-only, not the worker uid's
+    assert (source / "autograder" / "sandbox" / "harness" / "runner.py").stat().st_mode & 0o004
+    exe = Path(os.path.realpath(sys.executable))
+    if os.geteuid() != 0 or any(not p.stat().st_mode & 0o001 for p in exe.parents):
+        # student code would run as the grader's uid or as root, which the modes do not stop
+        assert (
+            proc.returncode == 1 and "REFUSED: unsandboxed grading is allowed, but" in proc.stderr
+        )
+        assert not (allowed / "results" / "results.json").exists()
+        return
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((allowed / "results" / "results.json").read_text())
+    assert "UNSANDBOXED grading allowed by the zip" in proc.stdout  # the log: staff-only
+    assert "UNSANDBOXED" not in results["output"]  # not an invitation to the student
+    assert results["extra_data"]["effdl"]["sandboxed"] is False
+    score = results["extra_data"]["effdl"]["score"]
+    assert results["score"] == score["max_points"] + 10  # the harness still ran everything
+
+
 def test_gradescope_student_id_fields() -> None:
     meta = {"users": [{"email": "b@x.edu", "id": 5, "sid": ""}]}
     assert gradescope.gradescope_student(meta, ["sid", "email", "id"]) == "b@x.edu"

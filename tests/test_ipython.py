@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from autograder.course.settings import Course
 from autograder.grading.grade import grade_submission
 from autograder.grading.job import write_job
 from autograder.grading.outputs import read_output
-from autograder.grading.statements import split_statements
+from autograder.grading.statements import IPythonBudget, split_statements
 from autograder.sandbox.harness import ipython
 
 ASSIGNMENT = "distributed-sparse"
@@ -214,3 +215,27 @@ def test_wrapped_progress_print_in_a_graded_function_keeps_its_points(tmp_path: 
         (c.id, c.message) for c in result.checks if c.lost
     ]
     assert "step  100: loss" in result.stdout
+
+
+def test_a_cell_made_to_be_slow_for_ipython_costs_the_grader_a_bounded_read() -> None:
+    """IPython tokenizes a cell again for each IPython line it rewrites: 600 shell lines in a
+    62 KB cell took 83 s of the trusted side's time (round 11). The notebook's budget stops
+    it; the cells after it, and small magic cells, are read as before."""
+    costly = "!a\n" * 600 + "x = 1\n" * 10_000
+    cells = _cells(
+        ("answer", "%matplotlib inline\ndef before():\n    return 1\n"),
+        (None, costly),
+        ("answer", "def after():\n    return 2\n"),
+    )
+    started = time.monotonic()
+    statements, notes = split_statements(cells)
+    took = time.monotonic() - started
+    codes = [s["code"] for s in statements]
+    assert any("def before" in c for c in codes) and any("def after" in c for c in codes)
+    assert not any("x = 1" in c for c in codes)
+    assert any(n.startswith("cell 1: its IPython syntax was not converted") for n in notes)
+    assert took < 20, f"reading the notebook took {took:.1f} s"  # the budget is about 2 s here
+    budget = IPythonBudget(chars=10)  # a budget is per notebook: spent, it stays spent
+    split_statements(_cells(("answer", "!ls\nx = 1\n")), budget)
+    _, later = split_statements(_cells(("answer", "!ls\ny = 2\n")), budget)
+    assert any("not converted" in n for n in later)

@@ -8,13 +8,25 @@ point overrides; `run_autograder` grades $AUTOGRADER_ROOT/submission (default /a
 through grade_submission, the same path as `effdl grade`, and writes results/results.json.
 Hand-graded questions are left to Gradescope's own grading, so the total is the automatic
 part.
+
+Without bubblewrap the student's code would run beside the zip's own files (the hidden
+checks, the reference library, the course's secret), which it could read. So where the
+sandbox does not work the autograder refuses: `setup.sh` fails the image build and
+`run_autograder` grades nothing (exit 1, no results.json, so Gradescope says the autograder
+failed). A zip made with --allow-unsandboxed grades anyway where it can keep those files
+out: it makes them readable by their owner only (root), checks that a worker uid is refused
+them, and says UNSANDBOXED in the log (stdout, which Gradescope shows the staff only) and in
+each result's extra_data; where student code would run as root or as the grader's own uid,
+it refuses as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -28,6 +40,14 @@ from autograder.plugin import REPO
 
 CONFIG_NAME = "effdl-gradescope.json"
 ENTRY_NAME = "run_gradescope.py"
+# What only the trusted side may read, made owner-only before an unsandboxed run.
+PRIVATE = (
+    "course.toml",
+    "lib",
+    "autograder/plugins/*/checks",
+    "autograder/plugins/*/templates",
+    "autograder/plugins/*/samples",
+)
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -141,9 +161,14 @@ def _zip_add(
 
 
 def gradescope_zip(
-    assignment: str, out: Path, course_path: str | None = None, force: bool = False
+    assignment: str,
+    out: Path,
+    course_path: str | None = None,
+    force: bool = False,
+    allow_unsandboxed: bool = False,
 ) -> Path:
-    """Build the Gradescope autograder zip for an assignment at `out`."""
+    """Build the Gradescope autograder zip for an assignment at `out`; `allow_unsandboxed`
+    lets it grade where bubblewrap does not work (see the module's docstring)."""
     plugin.get(assignment)
     if out.suffix != ".zip":
         raise ExportError(f"{out}: the Gradescope autograder must be a .zip file")
@@ -151,7 +176,11 @@ def gradescope_zip(
         raise ExportError(f"{out} exists; choose another --out or add --force to replace it")
     course = load_course(course_path)
     files = _source_files(assignment)
-    config = {"assignment": assignment, "id_fields": ["sid", "email", "id"]}
+    config = {
+        "assignment": assignment,
+        "id_fields": ["sid", "email", "id"],
+        "allow_unsandboxed": allow_unsandboxed,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -183,6 +212,45 @@ def gradescope_student(metadata: Any, fields: list[str]) -> str:
     return "gradescope-student"
 
 
+def _make_private(source: Path) -> None:
+    """Owner-only modes on what only the trusted side reads (the unsandboxed run's student
+    code runs under another uid; run as root, it is not kept out)."""
+    for pattern in PRIVATE:
+        for top in source.glob(pattern):
+            for path in [top, *top.rglob("*")] if top.is_dir() else [top]:
+                if not path.is_symlink():
+                    path.chmod(0o700 if path.is_dir() else 0o600)
+    print(f"UNSANDBOXED grading allowed by the zip: made {', '.join(PRIVATE)} owner-only")
+
+
+def _readable_by_workers(private: Path) -> str:
+    """Why student code run unsandboxed could still read `private`, or "" when a worker uid
+    runs this Python and is refused the file (the one way the run keeps it out)."""
+    from autograder.sandbox.bwrap import python_paths
+    from autograder.sandbox.uids import BASE_UID
+
+    if os.geteuid() != 0:
+        return "the grader is not root, so student code would run under the grader's own uid"
+    exe, _ = python_paths()
+    code = "import sys\ntry:\n open(sys.argv[1]).read()\nexcept PermissionError:\n sys.exit(7)"
+    try:
+        probe = subprocess.run(
+            [exe, "-c", code, str(private)],
+            user=BASE_UID,
+            group=BASE_UID,
+            extra_groups=[],
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"a worker uid cannot run {exe} ({exc}), so student code would run as root"
+    if probe.returncode == 7:
+        return ""
+    if probe.returncode == 0:
+        return f"a worker uid can still read {private}"
+    return f"a worker uid cannot run {exe} (exit {probe.returncode}), so it would run as root"
+
+
 def gradescope_main(argv: list[str]) -> int:
     """What run_autograder runs: grade ROOT/submission into ROOT/results/results.json."""
     parser = argparse.ArgumentParser(prog="run_gradescope.py")
@@ -200,6 +268,21 @@ def gradescope_main(argv: list[str]) -> int:
 
     kind, why = backend()
     print(f"effdl autograder for {assignment}, code in {source}; sandbox: {kind} ({why})")
+    if kind != "bwrap":
+        if not config.get("allow_unsandboxed"):
+            print(
+                "REFUSED: the sandbox does not work on this machine, and without it a "
+                "submission could read the hidden checks, the reference library and the "
+                "course's secret beside it. Use an image where bubblewrap works, or export "
+                "the zip with --allow-unsandboxed to grade without the sandbox anyway.",
+                file=sys.stderr,
+            )
+            return 1
+        _make_private(source)
+        problem = _readable_by_workers(source / "course.toml")
+        if problem:
+            print(f"REFUSED: unsandboxed grading is allowed, but {problem}", file=sys.stderr)
+            return 1
     if args.check_install:
         suite.load(assignment)
         print("checks import: ok")

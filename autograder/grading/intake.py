@@ -30,7 +30,7 @@ from typing import Any
 
 from autograder import plugin
 from autograder.cells import cell_text, code_role
-from autograder.grading.statements import written_definitions
+from autograder.grading.statements import IPythonBudget, written_definitions
 from autograder.sandbox.harness.codec import clean_text
 
 MAX_FILES = 200
@@ -221,11 +221,13 @@ class _Candidate:
     written: int = 0
 
 
-def _read_candidate(path: Path, files_dir: Path, count_written: bool) -> _Candidate:
+def _read_candidate(
+    path: Path, files_dir: Path, count_written: bool, budget: IPythonBudget
+) -> _Candidate:
     notes: list[str] = []
     cells, metadata, problem = _parse(path.read_bytes(), notes)
     rel = path.relative_to(files_dir).as_posix()
-    written = written_definitions(cells) if count_written and problem is None else 0
+    written = written_definitions(cells, budget) if count_written and problem is None else 0
     return _Candidate(path, rel, cells, metadata, notes, problem, written)
 
 
@@ -244,7 +246,8 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
             f"{', ...' if len(paths) > MAX_CANDIDATES + 5 else ''})"
         )
         paths = paths[:MAX_CANDIDATES]
-    found = [_read_candidate(p, files_dir, several) for p in paths]
+    budget = IPythonBudget()  # one for all the notebooks read to choose from
+    found = [_read_candidate(p, files_dir, several, budget) for p in paths]
     if not several:
         return found[0]
     found.sort(

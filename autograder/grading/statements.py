@@ -16,11 +16,18 @@ of a top-level `%time` line, run as statements of their cell (each with its own 
 that a slow experiment in a timed cell does not take the cell's definitions with it).
 A `%%writefile` cell writes its file in the sandbox's work folder, in untagged cells too,
 since it defines a module. Cells that are plain Python are used as they are.
+
+IPython's transformer tokenizes the whole cell again for each IPython line it rewrites, so a
+cell of many such lines costs lines x size on the trusted side, outside every sandbox limit
+(600 `!` lines in 62 KB took 83 s). What it may read is therefore budgeted: IPYTHON_CHARS
+characters per notebook read (about 2 s here, a hundred times what a real notebook needs); a
+cell beyond it is not converted and a note says so.
 """
 
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 from autograder.cells import RUN_WHOLE
@@ -50,11 +57,26 @@ QUIET_MAGICS = frozenset({
 })  # fmt: skip
 MAX_MAGIC_NOTES = 10
 MAX_NESTING = 5
+IPYTHON_CHARS = 1_000_000  # characters IPython's transformer may tokenize per notebook read
 
 
-def split_statements(cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+@dataclass
+class IPythonBudget:
+    """What IPython's transformer may still tokenize, in characters (one per notebook read)."""
+
+    chars: int = IPYTHON_CHARS
+
+
+class IPythonTooCostly(ValueError):
+    """Converting a cell's IPython syntax would go past the notebook's budget."""
+
+
+def split_statements(
+    cells: list[dict[str, Any]], budget: IPythonBudget | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Cells [{index, role, source}] -> (statements [{cell, line, role, code, definition}],
     notes on what was left out). `line` is the statement's first line in its cell."""
+    budget = budget or IPythonBudget()
     statements: list[dict[str, Any]] = []
     notes: list[str] = []
     magic_notes: list[str] = []
@@ -63,22 +85,23 @@ def split_statements(cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
         if role not in RUN_WHOLE and role is not None:
             continue
         source = str(cell.get("source", ""))
-        statements += _cell_statements(source, cell["index"], role, 0, notes, magic_notes)
+        statements += _cell_statements(source, cell["index"], role, 0, notes, magic_notes, budget)
     notes += magic_notes[:MAX_MAGIC_NOTES]
     if len(magic_notes) > MAX_MAGIC_NOTES:
         notes.append(f"... and {len(magic_notes) - MAX_MAGIC_NOTES} more IPython lines not run")
     return statements, notes
 
 
-def python_source(source: str) -> tuple[ast.Module, str, int]:
+def python_source(source: str, budget: IPythonBudget) -> tuple[ast.Module, str, int]:
     """A cell's code as Python: (its syntax tree, the Python text, how many lines IPython
     dropped from the top of the cell). Plain Python comes back as it is; anything else is
-    what IPython's input transformer makes of it. Raises the parser's errors."""
+    what IPython's input transformer makes of it, within `budget`. Raises the parser's
+    errors, and IPythonTooCostly."""
     try:
         return ast.parse(source), source, 0
     except SyntaxError:
         pass
-    text = _ipython_transform(source)
+    text = _ipython_transform(source, budget)
     if text is None or text == source:
         ast.parse(source)  # raises the original error
     lines = source.splitlines()
@@ -86,16 +109,17 @@ def python_source(source: str) -> tuple[ast.Module, str, int]:
     return ast.parse(text), str(text), shift
 
 
-def written_definitions(cells: list[dict[str, Any]]) -> int:
+def written_definitions(cells: list[dict[str, Any]], budget: IPythonBudget | None = None) -> int:
     """How many top-level functions and classes the cells that run define with a body that is
     more than a stub (a docstring, `pass`, `...` or `raise NotImplementedError`): how much of
     a notebook was written, to choose among several notebooks."""
+    budget = budget or IPythonBudget()
     count = 0
     for cell in cells:
         if cell.get("role") not in RUN_WHOLE and cell.get("role") is not None:
             continue
         try:
-            tree = python_source(str(cell.get("source", "")))[0]
+            tree = python_source(str(cell.get("source", "")), budget)[0]
         except PARSE_ERRORS:
             continue
         kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -125,14 +149,27 @@ def _stub_body(body: list[ast.stmt]) -> bool:
     return True
 
 
-def _ipython_transform(source: str) -> str | None:
-    """IPython's own reading of a cell, or None when IPython cannot read it."""
+def _ipython_transform(source: str, budget: IPythonBudget) -> str | None:
+    """IPython's own reading of a cell, or None when IPython cannot read it. Each of the
+    transformer's passes over the cell is charged to `budget`; IPythonTooCostly when spent."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
         return None
+    manager = TransformerManager()
+    one_pass = manager.do_one_token_transform
+
+    def charged(lines: list[str]) -> Any:
+        budget.chars -= sum(map(len, lines))
+        if budget.chars < 0:
+            raise IPythonTooCostly("converting this notebook's IPython syntax reads too much")
+        return one_pass(lines)
+
+    manager.do_one_token_transform = charged  # type: ignore[method-assign]
     try:
-        return TransformerManager().transform_cell(source)
+        return manager.transform_cell(source)
+    except IPythonTooCostly:
+        raise
     except Exception:  # IPython's tokenizer gives up on some broken cells
         return None
 
@@ -144,12 +181,21 @@ def _cell_statements(
     offset: int,
     notes: list[str],
     magic_notes: list[str],
+    budget: IPythonBudget,
     depth: int = 0,
 ) -> list[dict[str, Any]]:
     """The statements of one cell's code (or of a magic's body, whose first line is line
     `offset` + 1 of the cell)."""
     try:
-        tree, text, shift = python_source(source)
+        tree, text, shift = python_source(source, budget)
+    except IPythonTooCostly:
+        notes.append(
+            f"cell {index}: its IPython syntax was not converted, so none of it runs: the "
+            f"notebook's IPython lines would take the grader more than {IPYTHON_CHARS:,} "
+            "characters of reading (each such line makes IPython read its whole cell again); "
+            "put shell commands and magics in small cells of their own"
+        )
+        return []
     except SyntaxError as exc:
         notes.append(f"cell {index}: syntax error at line {offset + (exc.lineno or 0)}: {exc.msg}")
         return []
@@ -167,7 +213,7 @@ def _cell_statements(
                 code = f"get_ipython().run_cell_magic('capture', {binding!r}, '')"
                 out.append(_statement(index, offset + node.lineno, role, code, False))
             start = offset + node.lineno - (0 if cell_magic else 1)
-            out += _cell_statements(body, index, role, start, notes, magic_notes, depth + 1)
+            out += _cell_statements(body, index, role, start, notes, magic_notes, budget, depth + 1)
             continue
         if role is None and not (isinstance(node, DEFINITION_NODES) or _writes_file(node)):
             continue
