@@ -183,3 +183,19 @@ def test_same_wrong_output_is_marked_and_the_page_shows_code_side_by_side(tmp_pa
     first = re.search(r'<a href="#pair-1">(\w+) &amp; (\w+)</a>', page)
     assert first and (first[1], first[2]) in {("ann", "dan"), ("ben", "eve"), ("cat", "fay")}
     assert "<mark>" in page and "all_grads" in page  # highlighted, dan's own names shown
+
+
+def test_a_student_cannot_write_the_pages_highlight_marks(tmp_path: Path) -> None:
+    """The marks around copied code begin with a NUL; a comment holding "\\x00\\x00\\x01\\x01"
+    once turned back into a mark after a one-pass strip (round 11), letting a student open
+    or close the staff page's highlighting anywhere in their column."""
+    from autograder.commands.similarity import END, START
+
+    class_dir = tmp_path / "class"
+    forged = ANN["closed_form"].replace('"""W*', '"""\x00\x00\x01\x01 W* \x00\x00\x02\x02')
+    _student(class_dir / "ann", {**ANN, "closed_form": forged})
+    _student(class_dir / "dan", RENAMED)
+    (pair,), _ = compare_class(class_dir, ASSIGNMENT)
+    assert pair.a == "ann" and "\x01\x01 W* \x02\x02" in pair.code_a  # the NULs left out
+    for code in (pair.code_a, pair.code_b):
+        assert code.count(START) == code.count(END) and code.count("\x00") == 2 * code.count(START)

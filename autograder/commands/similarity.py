@@ -137,8 +137,8 @@ def compare_class(
     wrong = _same_wrong_answers(gradebook, assignment) if gradebook else {}
     with tempfile.TemporaryDirectory(prefix="effdl-similar-") as tmp:
         folder = Path(tmp)
-        for sid, code in codes.items():  # the raw code keeps no mark of its own
-            codes[sid] = code.replace(START, "").replace(END, "")
+        for sid, code in codes.items():  # no NUL, so no mark of its own (both begin with one)
+            codes[sid] = code.replace("\x00", "")
         starter = _fingerprint(starter_code(assignment), folder, "_starter", [])
         prints = {
             sid: _fingerprint(code, folder, sid, list(starter.hashes))
