@@ -241,3 +241,44 @@ def test_strings_no_utf8_can_hold_never_stop_a_grading_or_its_batch(tmp_path: Pa
         assert current["alice"].score == current["bob"].score == solo.raw
     page = (out / "alice" / "feedback.html").read_text(encoding="utf-8")
     assert "\ud800" not in page
+
+
+def test_what_a_submission_makes_the_trusted_side_parse_is_bounded(tmp_path: Path) -> None:
+    """Round 12: 5 M characters of `a` lines in one cell cost the trusted side 17 s and
+    4.5 GB to parse, a zip of such notebooks a minute per copy, and a zip entry named
+    32,000 folders deep 4.4 s. Each is now refused before the work, and said."""
+    from autograder.grading import intake
+
+    folder = solution_folder(tmp_path / "sub")
+    notebook = folder / f"{ASSIGNMENT}.ipynb"
+    data = json.loads(notebook.read_text())
+    data["cells"].append(
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "a\n" * (intake.MAX_CELL_CHARS // 2 + 1)}
+    )  # fmt: skip
+    notebook.write_text(json.dumps(data))
+    sub = load_submission(folder, ASSIGNMENT, tmp_path / "staging")
+    big = len(data["cells"]) - 1
+    assert f"cell {big} holds over 200,000 characters of code: it was not read" in sub.notes
+    assert sub.cells and all(c["index"] != big for c in sub.cells)
+
+    archive = tmp_path / "deep.zip"
+    deep = "a/" * intake.MAX_NAME_PARTS + "x.py"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(solution_folder(tmp_path / "src").iterdir()):
+            zf.write(path, path.name)
+        zf.writestr(deep, "")
+        zf.writestr("b" * (intake.MAX_NAME_CHARS + 1), "")
+    sub = load_submission(archive, ASSIGNMENT, tmp_path / "staging2")
+    assert sub.cells and sum("names longer than 1024" in n for n in sub.notes) == 2
+    assert not (sub.files_dir / "a").exists()
+
+    several = solution_folder(tmp_path / "several")
+    plain = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": "x = 1\n" * 30_000}  # fmt: skip
+    for k in range(14):  # 180,000 characters of code each, 2.5 M in all
+        (several / f"copy{k:02d}.ipynb").write_text(json.dumps({**data, "cells": [plain]}))
+    sub = load_submission(several, ASSIGNMENT, tmp_path / "staging3")
+    assert sub.notebook_name == f"{ASSIGNMENT}.ipynb" and sub.cells
+    said = [n for n in sub.notes if "characters of code in all" in n]
+    assert len(said) == 1 and "counted as having no functions written" in said[0]

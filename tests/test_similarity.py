@@ -199,3 +199,17 @@ def test_a_student_cannot_write_the_pages_highlight_marks(tmp_path: Path) -> Non
     assert pair.a == "ann" and "\x01\x01 W* \x02\x02" in pair.code_a  # the NULs left out
     for code in (pair.code_a, pair.code_b):
         assert code.count(START) == code.count(END) and code.count("\x00") == 2 * code.count(START)
+
+
+def test_one_students_huge_answer_is_compared_only_in_part(tmp_path: Path) -> None:
+    """Round 12: 4.85 M characters of answer code made the report take 22 s and 790 MB and
+    a 9.8 MB page; only the first MAX_COMPARED_CHARS of anyone's code are compared now."""
+    from autograder.commands.similarity import MAX_COMPARED_CHARS
+
+    class_dir = tmp_path / "class"
+    pad = "pad = 0\n" * (MAX_COMPARED_CHARS // (8 * len(ANN)) + 10)  # cells under intake's cap
+    _student(class_dir / "ann", {name: code + "\n" + pad for name, code in ANN.items()})
+    _student(class_dir / "dan", RENAMED)
+    (pair,), notes = compare_class(class_dir, ASSIGNMENT)
+    assert any("only the first 200,000 characters" in n and "ann" in n for n in notes)
+    assert len(pair.code_a.replace("\x00\x01", "").replace("\x00\x02", "")) <= MAX_COMPARED_CHARS

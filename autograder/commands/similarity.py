@@ -35,6 +35,7 @@ from autograder.publishing.pages import render
 NOISE = 25  # characters of normalized code: shorter common runs never count (copydetect's)
 GUARANTEE = 25  # common runs this long are always found
 START, END = "\x00\x01", "\x00\x02"  # marks around copied code (never in source text)
+MAX_COMPARED_CHARS = 200_000  # of one student's answer code (the solutions' is about 20,000)
 MAX_PAIRS_SHOWN = 50
 
 
@@ -131,6 +132,13 @@ def compare_class(
     if len(entries) < 2:
         raise SimilarityError(f"{class_dir} holds fewer than two submissions to compare")
     codes = {e.student_id: answer_code(e.path, assignment, e.student_id) for e in entries}
+    long = sorted(sid for sid, code in codes.items() if len(code) > MAX_COMPARED_CHARS)
+    if long:
+        notes.append(
+            f"only the first {MAX_COMPARED_CHARS:,} characters of answer code were compared "
+            f"for: {', '.join(long)}"
+        )
+        codes.update({sid: codes[sid][:MAX_COMPARED_CHARS] for sid in long})
     empty = sorted(sid for sid, code in codes.items() if not code.strip())
     if empty:
         notes.append(f"no answer code found for: {', '.join(empty)}")

@@ -4,7 +4,9 @@ Nothing here runs student code. Files are copied into a private staging folder w
 count and size; links, absolute paths and `..` are refused and reported, and so is a file
 of a zip that a folder of the same name in the zip would have to replace; the notebook is
 parsed as JSON (undecodable bytes replaced) into the list of code cells the harness will see.
-Problems become notes in the feedback, never crashes.
+Problems become notes in the feedback, never crashes. What the trusted side will parse is
+capped before it parses it (names of zip entries, code per cell and per notebook, code read
+to choose among notebooks), since parsing grows with its input outside every sandbox limit.
 
 Which notebook is graded, when a submission holds several: the one with the most functions
 written (definitions whose body is more than a `raise NotImplementedError` stub), then the
@@ -37,9 +39,15 @@ MAX_FILES = 200
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
-MAX_SOURCE_CHARS = 5_000_000
+# Code is parsed on the trusted side (about 3 us and up to 1 KB per character for the densest
+# code): these caps keep one submission's parsing to seconds. A solution holds ~20,000.
+MAX_SOURCE_CHARS = 1_000_000  # of code per notebook
+MAX_CELL_CHARS = 200_000  # of code per cell
 MAX_CODE_CELLS = 20_000
 MAX_CANDIDATES = 20  # notebooks read to choose the one to grade (the rest are only listed)
+MAX_CHOOSING_CHARS = 2_000_000  # of code parsed, in all, to choose among several notebooks
+MAX_NAME_CHARS = 1024  # of a zip entry's or folder file's path inside the submission
+MAX_NAME_PARTS = 64  # folders deep
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
 
 
@@ -77,8 +85,14 @@ def student_id_from_path(path: Path) -> str:
     return name
 
 
+def _name_too_long(name: str) -> bool:
+    return len(name) > MAX_NAME_CHARS or name.replace("\\", "/").count("/") >= MAX_NAME_PARTS
+
+
 def _safe_relpath(name: str) -> PurePosixPath | None:
     """A relative path with no '..', no absolute root and no empty parts, else None."""
+    if _name_too_long(name):
+        return None  # refused before any work that grows with the name (with a note)
     name = name.replace("\\", "/")
     path = PurePosixPath(name)
     if path.is_absolute() or not path.parts or any(p in ("..", "") for p in path.parts):
@@ -139,7 +153,12 @@ def _extract_zip(source: Path, dest: Path, notes: list[str]) -> None:
                 notes.append(f"refused {info.filename}: symbolic links are not accepted")
                 continue
             if rel is None:
-                if ".." in info.filename or info.filename.startswith(("/", "\\")):
+                if _name_too_long(info.filename):
+                    notes.append(
+                        f"refused {info.filename[:80]!r}...: names longer than {MAX_NAME_CHARS} "
+                        f"characters or {MAX_NAME_PARTS} folders deep"
+                    )
+                elif ".." in info.filename or info.filename.startswith(("/", "\\")):
                     notes.append(f"refused {info.filename!r}: paths leaving the folder")
                 continue
             if rel.as_posix() in folders:
@@ -246,10 +265,25 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
             f"{', ...' if len(paths) > MAX_CANDIDATES + 5 else ''})"
         )
         paths = paths[:MAX_CANDIDATES]
-    budget = IPythonBudget()  # one for all the notebooks read to choose from
-    found = [_read_candidate(p, files_dir, several, budget) for p in paths]
     if not several:
-        return found[0]
+        return _read_candidate(paths[0], files_dir, False, IPythonBudget())
+    paths.sort(key=lambda p: p.name != exact)  # the exact name is read first, in full
+    budget = IPythonBudget()  # one for all the notebooks read to choose from
+    found, parsed, unread = [], 0, []
+    for path in paths:
+        over = parsed > MAX_CHOOSING_CHARS
+        candidate = _read_candidate(path, files_dir, not over, budget)
+        parsed += sum(len(c["source"]) for c in candidate.cells)
+        if over and candidate.problem is None:
+            unread.append(candidate.rel)
+        candidate.cells, candidate.metadata = [], {}  # the chosen one is read again
+        found.append(candidate)
+    if unread:
+        notes.append(
+            f"the notebooks hold over {MAX_CHOOSING_CHARS:,} characters of code in all: "
+            f"{', '.join(unread[:5])}{', ...' if len(unread) > 5 else ''} counted as having "
+            "no functions written"
+        )
     found.sort(
         key=lambda c: (
             c.problem is not None,
@@ -268,7 +302,7 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
         f"the most functions written (here: {counts}), then the name {exact}, then the most "
         "recently modified. Submit one notebook to be sure which one is graded."
     )
-    return best
+    return _read_candidate(best.path, files_dir, False, budget)
 
 
 def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -301,6 +335,11 @@ def _parse(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell_text(cell)
+        if len(source) > MAX_CELL_CHARS:
+            notes.append(
+                f"cell {index} holds over {MAX_CELL_CHARS:,} characters of code: it was not read"
+            )
+            continue
         chars += len(source)
         if len(cells) >= MAX_CODE_CELLS:
             notes.append(
@@ -309,7 +348,7 @@ def _parse(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str
             break
         if chars > MAX_SOURCE_CHARS:
             notes.append(
-                f"the notebook holds over {MAX_SOURCE_CHARS} characters of code: cells "
+                f"the notebook holds over {MAX_SOURCE_CHARS:,} characters of code: cells "
                 f"from {index} on were not read"
             )
             break
