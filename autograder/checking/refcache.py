@@ -2,7 +2,9 @@
 
 Reference distributions (hundreds of seeded TernGrad runs) depend only on a variant's
 numbers, so each is computed once and kept under $EFFDL_CACHE (default ~/.cache/effdl).
-Writes are atomic, so parallel workers may race on the same entry safely.
+Writes are atomic, so parallel workers may race on the same entry safely. A new folder and
+every entry are the grader's alone (0700, 0600): unsandboxed, student code runs under a
+worker uid that must not read reference values.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ def cached_array(parts: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
     value = np.asarray(compute())
     folder = cache_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = folder / f".{digest}.{os.getpid()}.tmp.npy"
         np.save(tmp, value, allow_pickle=False)
+        tmp.chmod(0o600)  # reference values: the grader's own, never another uid's to read
         os.replace(tmp, folder / f"{digest}.npy")
     except OSError:
         pass  # a read-only home still grades; it only recomputes
