@@ -238,6 +238,7 @@ class _Candidate:
     notes: list[str]
     problem: str | None  # why it is not a readable notebook, or None
     written: int = 0
+    mtime: float = 0.0
 
 
 def _read_candidate(
@@ -247,7 +248,7 @@ def _read_candidate(
     cells, metadata, problem = _parse(path.read_bytes(), notes)
     rel = path.relative_to(files_dir).as_posix()
     written = written_definitions(cells, budget) if count_written and problem is None else 0
-    return _Candidate(path, rel, cells, metadata, notes, problem, written)
+    return _Candidate(path, rel, cells, metadata, notes, problem, written, path.stat().st_mtime)
 
 
 def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Candidate | None:
@@ -257,8 +258,8 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
         return None
     several, total = len(paths) > 1, len(paths)
     exact = f"{assignment}.ipynb"
+    paths.sort(key=lambda p: p.name != exact)  # stable: the exact name first, read in full
     if len(paths) > MAX_CANDIDATES:
-        paths.sort(key=lambda p: p.name != exact)  # stable: the exact name first, then by path
         notes.append(
             f"the submission holds {len(paths)} notebooks: only {MAX_CANDIDATES} were read "
             f"to choose from (not read: {', '.join(p.name for p in paths[MAX_CANDIDATES:][:5])}"
@@ -267,33 +268,35 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
         paths = paths[:MAX_CANDIDATES]
     if not several:
         return _read_candidate(paths[0], files_dir, False, IPythonBudget())
-    paths.sort(key=lambda p: p.name != exact)  # the exact name is read first, in full
+
+    def rank(c: _Candidate) -> tuple:
+        return (c.problem is not None, -c.written, c.path.name != exact, -c.mtime, c.rel)
+
     budget = IPythonBudget()  # one for all the notebooks read to choose from
-    found, parsed, unread = [], 0, []
+    found: list[_Candidate] = []
+    best: _Candidate | None = None
+    parsed, unread = 0, []
     for path in paths:
         over = parsed > MAX_CHOOSING_CHARS
         candidate = _read_candidate(path, files_dir, not over, budget)
         parsed += sum(len(c["source"]) for c in candidate.cells)
         if over and candidate.problem is None:
             unread.append(candidate.rel)
-        candidate.cells, candidate.metadata = [], {}  # the chosen one is read again
         found.append(candidate)
+        if best is None or rank(candidate) < rank(best):  # only the best so far keeps its cells
+            if best is not None:
+                best.cells, best.metadata = [], {}
+            best = candidate
+        else:
+            candidate.cells, candidate.metadata = [], {}
+    assert best is not None
     if unread:
         notes.append(
             f"the notebooks hold over {MAX_CHOOSING_CHARS:,} characters of code in all: "
             f"{', '.join(unread[:5])}{', ...' if len(unread) > 5 else ''} counted as having "
             "no functions written"
         )
-    found.sort(
-        key=lambda c: (
-            c.problem is not None,
-            -c.written,
-            c.path.name != exact,
-            -c.path.stat().st_mtime,
-            c.rel,
-        )
-    )
-    best = found[0]
+    found.sort(key=rank)
     counts = ", ".join(f"{c.rel} {'unreadable' if c.problem else c.written}" for c in found[:6]) + (
         ", ..." if len(found) > 6 else ""
     )
@@ -302,7 +305,7 @@ def _choose_notebook(files_dir: Path, assignment: str, notes: list[str]) -> _Can
         f"the most functions written (here: {counts}), then the name {exact}, then the most "
         "recently modified. Submit one notebook to be sure which one is graded."
     )
-    return _read_candidate(best.path, files_dir, False, budget)
+    return best
 
 
 def parse_notebook(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
