@@ -81,6 +81,7 @@ THREATS = {
     "staging": "uploads that crash the staging",
     "supervisor": "student code reaching the supervisor",
     "times": "file times as submission times",
+    "vacuous": "code that does nothing, earning what a right answer would",
     "variant": "another student's notebook",
 }
 KINDS = ("attacks", "mutants", "correct", "determinism")

@@ -22,7 +22,7 @@ from autograder.checking.credit import credit_parts
 from autograder.checking.returns import Array, Number
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
-from autograder.checking.verdict import CheckFailure
+from autograder.checking.verdict import CheckFailure, Partial
 from effdl import qcs as ref
 from effdl.sparse_opt import soft_threshold
 
@@ -415,6 +415,12 @@ def test_ista(sub: Sub) -> None:
         if case.id == "c3.ista.refuse":
             result = case.result
             if result.status == "error" and result.error.startswith("ValueError"):
+                if not any(solved(c) for c in sub.cases() if c.id != case.id):
+                    raise CheckFailure(
+                        f"{what}: refused with a ValueError, as it should, but no other "
+                        "case came out right: refusing earns only beside a function that "
+                        "also runs ISTA right on some valid input."
+                    )
                 return
             raise CheckFailure(
                 f"{what}: a step of 2 / L is above 1 / L = {1 / ref.lipschitz_constant(Phi):.4g}, "
@@ -431,5 +437,12 @@ def test_ista(sub: Sub) -> None:
             what=what,
             mistakes=_ista_mistakes(y, Phi, lam, kw["steps"], kw.get("x0"), _ista_step(kw)),
         )
+
+    def solved(case: Case) -> bool:
+        try:
+            one(case)
+        except (CheckFailure, Partial):
+            return False
+        return True
 
     credit_parts(sub.cases(), one)

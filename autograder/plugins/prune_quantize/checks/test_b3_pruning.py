@@ -425,6 +425,22 @@ def test_finetune_zeros(sub: Sub) -> None:
     (case,) = sub.cases()
     weights = case.value["weights"]
     what = "finetune_after_prune(net, trainloader, criterion, optimizer, prune=True)"
+    # Zeros that stay zero prove the mask only in a layer that trained: a function that
+    # leaves a layer (or the whole net) untouched keeps its zeros without any mask.
+    still = [
+        name
+        for name, before in FT_WEIGHTS.items()
+        if "id_mapping" not in name
+        and np.any(before != 0)
+        and np.all(weights[name][before != 0] == before[before != 0])
+    ]
+    if still:
+        raise CheckFailure(
+            f"{what}: no kept weight of {', '.join(still)} changed during the epoch, so "
+            f"{'its' if len(still) == 1 else 'their'} pruned weights staying zero shows "
+            "nothing about the mask: the epoch must train every layer (an optimizer.step() "
+            "after each batch's backward pass) and keep the pruned weights at zero."
+        )
     revived = []
     for name, before in FT_WEIGHTS.items():
         if "id_mapping" in name:

@@ -301,7 +301,31 @@ def test_guards(sub: Sub) -> None:
     broken = [_forward_problem(case) for case in given]
     if any(broken):  # the starter's own branches: they earn nothing, but must keep working
         raise CheckFailure("\n\n".join(p for p in broken if p))
+    # Both guard cases' right answer is w itself, which a forward that never quantizes gives
+    # too: the guards earn only beside a forward that quantizes (right or not, which the
+    # forward checks judge) some ordinary tensor.
+    ordinary = [n for n, case in GROUPS.items() if case[2] not in ("guard", "given")]
+    if not any(_quantizes(sub.case(f"b4.ste.{n}")) for n in ordinary):
+        raise CheckFailure(
+            "STE forward: the guard cases (all weights equal, all zero) must return w "
+            "unchanged, which a forward that never quantizes does too; their point needs a "
+            "forward that maps some ordinary tensor onto at most 2^bit levels, and none of the "
+            "hidden tensors was."
+        )
     _score(sub, "guard")
+
+
+def _quantizes(case: Case) -> bool:
+    """Whether the forward changed w and put it on at most 2^bit + 1 values (the levels and
+    zero): quantizing at all, whether or not to the right levels."""
+    w, bit = case.kwargs["w"], case.kwargs["bit"]
+    try:
+        got = case.value["forward"]
+    except CheckFailure:
+        return False
+    if not np.all(np.isfinite(got)) or np.allclose(got, w, rtol=1e-6, atol=1e-7):
+        return False
+    return np.unique(got).size <= 2**bit + 1
 
 
 @check(
