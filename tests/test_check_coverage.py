@@ -197,13 +197,19 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
         "a2.terngrad",
         ["a2.tern.wide"],
         "each",
-        "200 draws of 96 entries with p in [0.25, 0.75]: any repeated draw",
+        "200 draws of 400 entries with p in [0.05, 0.95]: any repeated draw",
+    ),
+    "terngrad_keeps_slightly_more": (
+        "a2.terngrad",
+        ["a2.tern.wide"],
+        "each",
+        "80,000 keeps of entries with p in [0.05, 0.95]: a bias of 0.015 shared by all",
     ),
     "terngrad_reuses_draws_eight": (
         "a2.terngrad",
         ["a2.tern.wide"],
         "each",
-        "200 draws of 96 entries with p in [0.25, 0.75]: any repeated draw",
+        "200 draws of 400 entries with p in [0.05, 0.95]: any repeated draw",
     ),
     "terngrad_rounding": ("a2.terngrad", TERN, "together", "identical draws; p in (0, 1)"),
     "terngrad_sigma_delta": (
@@ -635,6 +641,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         ["c2.tern.given_s"],
         "each",
         "keep frequencies at a given s, with p away from 1/2: 1 - |g_j| / s",
+    ),
+    "terngrad_keeps_slightly_more": (
+        "c2.terngrad",
+        ["c2.tern.wide"],
+        "each",
+        "80,000 keeps of entries with p in [0.05, 0.95]: a bias of 0.02 shared by all",
     ),
     "terngrad_reuses_draws": (
         "c2.terngrad",

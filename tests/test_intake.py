@@ -17,7 +17,7 @@ from autograder.commands.batch import grade_class
 from autograder.course.settings import Course
 from autograder.gradebook import Gradebook
 from autograder.grading.grade import grade_submission
-from autograder.grading.intake import SubmissionError, load_submission
+from autograder.grading.intake import SubmissionError, _other_assignment, load_submission
 from autograder.grading.result import NOT_GRADED
 from autograder.grading.score import score_of
 from autograder.publishing.feedback import render_feedback
@@ -282,3 +282,23 @@ def test_what_a_submission_makes_the_trusted_side_parse_is_bounded(tmp_path: Pat
     assert sub.notebook_name == f"{ASSIGNMENT}.ipynb" and sub.cells
     said = [n for n in sub.notes if "characters of code in all" in n]
     assert len(said) == 1 and "counted as having no functions written" in said[0]
+
+
+def test_another_assignments_notebook_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """A student who hands in prune-quantize's notebook for distributed-sparse once got
+    A1's true/false points for B1's answers (the instructor's pass of round 13): the
+    metadata names the other assignment, so nothing is graded and the reason says which."""
+    other = Path(__file__).parents[1] / "solutions" / "prune-quantize" / "prune-quantize.ipynb"
+    folder = tmp_path / "frank"
+    folder.mkdir()
+    shutil.copyfile(other, folder / "prune-quantize.ipynb")
+    result = grade_submission(folder, ASSIGNMENT, Course(), student_id="frank")
+    assert result.status == NOT_GRADED
+    assert "the notebook of assignment 'prune-quantize'" in result.error
+    assert score_of(result).total == 0
+    # the metadata is the student's: one that names no installed assignment is no reason
+    nb = json.loads((Path(solution_folder(tmp_path / "ok")) / f"{ASSIGNMENT}.ipynb").read_text())
+    nb["metadata"]["effdl"]["assignment"] = "homework-1"
+    (tmp_path / "ok" / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(nb))
+    assert _other_assignment(nb["metadata"], ASSIGNMENT) is None
+    assert grade_submission(tmp_path / "ok", ASSIGNMENT, Course(), student_id="ok").graded

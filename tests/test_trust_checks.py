@@ -272,3 +272,27 @@ def test_a_keep_probability_within_float32_rounding_of_one_may_go_either_way() -
     edge = 2.5 * (1 + 1e-7)  # g = 2 w = T (1 + 1e-7)
     assert ok(edge, kept=True) and ok(edge, kept=False)
     assert ok(5.0, kept=True) and not ok(5.0, kept=False)  # g = 2 T: always kept
+
+
+def test_the_pooled_bias_test_keeps_its_false_fail_bound_and_sees_a_shared_bias() -> None:
+    """stats.pooled_bias on fresh random draws (unseeded: the test is random, as the checks'
+    inputs are): 400 entries with p in [0.05, 0.95], 200 draws. Correct draws pass at delta
+    = 1e-7 (each of the 10 runs fails with probability < 1e-7, so the assertion does with
+    < 1e-6); draws kept with p + 0.03 are caught (the shared excess, 2,400 outcomes, is 12
+    standard deviations beyond the test's radius of about 930: a miss has probability far
+    below 1e-20), as are draws pulled a fifth of the way towards 1/2, which only the half
+    ranges can see (each half's excess, about 1,800, is 15 deviations beyond its radius)."""
+    from autograder.checking.stats import pooled_bias
+
+    rng = np.random.default_rng()
+    p = rng.uniform(0.05, 0.95, size=400)
+    p[:2] = (1.0, 0.0)  # sure outcomes take no part
+    for _ in range(10):
+        assert pooled_bias(rng.random((200, 400)) < p, p, 1e-7) is None
+    biased = np.where((p > 0) & (p < 1), np.minimum(p + 0.03, 1.0), p)
+    found = pooled_bias(rng.random((200, 400)) < biased, p, 1e-7)
+    assert found is not None and found["count"] > found["expected"] + found["t"]
+    assert (found["lo"], found["hi"]) == (0.0, 1.0)
+    halfway = np.where((p > 0) & (p < 1), p + 0.2 * (0.5 - p), p)
+    found = pooled_bias(rng.random((200, 400)) < halfway, p, 1e-7)
+    assert found is not None and (found["lo"], found["hi"]) != (0.0, 1.0)

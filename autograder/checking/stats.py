@@ -107,3 +107,45 @@ def identical_pairs(rows: np.ndarray) -> tuple[int, tuple[int, int] | None]:
             return pairs, (seen[group], j)
         seen[group] = j
     return pairs, None
+
+
+# ranges of probability a pooled test sums over: all of them (a bias of one sign), each
+# half (a bias towards or away from 1/2) and each quarter
+PROBABILITY_RANGES = (
+    (0.0, 1.0),
+    (0.0, 0.5),
+    (0.5, 1.0),
+    (0.0, 0.25),
+    (0.25, 0.5),
+    (0.5, 0.75),
+    (0.75, 1.0),
+)
+
+
+def pooled_bias(
+    hits: np.ndarray, p: np.ndarray, delta: float, ranges=PROBABILITY_RANGES
+) -> dict | None:
+    """The first range of probabilities whose outcomes, summed over every draw and entry,
+    stray from the summed probabilities, or None.
+
+    hits: (draws, m) 0/1 outcomes, independent given p; p: (m,) their probabilities, those
+    of 0 or 1 left out (they cannot stray). A sum S of v independent outcomes in [0, 1] has
+    P(|S - E S| >= t) <= 2 exp(-2 t^2 / v) (Hoeffding); one test per range, delta split
+    between them. Pooling is what detects a small bias shared by many entries (kept with
+    p + 0.02), which no test of one entry at a time has the draws to see.
+    Returns lo, hi, the count, its expectation, the draws v and the radius t."""
+    hits = np.asarray(hits, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    random = (p > 0) & (p < 1)
+    share = delta / len(ranges)
+    for lo, hi in ranges:
+        inside = random & (p >= lo) & ((p < hi) | (hi == 1.0))
+        v = hits.shape[0] * int(inside.sum())
+        if not v:
+            continue
+        count = float(hits[:, inside].sum())
+        expected = hits.shape[0] * float(p[inside].sum())
+        t = math.sqrt(v * math.log(2 / share) / 2)
+        if abs(count - expected) >= t:
+            return {"lo": lo, "hi": hi, "count": count, "expected": expected, "v": v, "t": t}
+    return None

@@ -76,6 +76,18 @@ class Submission:
         return clean_text(value) if isinstance(value, str) and len(value) < 100 else None
 
 
+def _other_assignment(metadata: dict[str, Any], assignment: str) -> str | None:
+    """The other installed assignment a notebook's metadata names, if it names one: its
+    answers belong to that assignment's problems (grading them here scores, say, B1's
+    true/false answers against A1's key). A claim of this one, or of nothing known, is no
+    reason to refuse (the metadata is the student's to keep or lose)."""
+    effdl = metadata.get("effdl")
+    claimed = effdl.get("assignment") if isinstance(effdl, dict) else None
+    if isinstance(claimed, str) and claimed != assignment and claimed in plugin.names():
+        return claimed
+    return None
+
+
 def student_id_from_path(path: Path) -> str:
     """The default student id: the file or folder name without .ipynb/.zip."""
     name = path.name
@@ -419,6 +431,14 @@ def load_submission(
         label = path.name if path.is_file() and path.suffix == ".ipynb" else chosen.rel
         problem = None if chosen.problem is None else f"{label}: {chosen.problem}"
         base = chosen.path.parent
+    other = _other_assignment(sub.metadata, assignment)
+    if other is not None:
+        raise SubmissionError(
+            f"{path.name if path.is_file() else sub.notebook_name} is the notebook of "
+            f"assignment {other!r} (its metadata says "
+            f"so), not of {assignment!r}: the wrong notebook was submitted, or it was graded "
+            "as the wrong assignment"
+        )
     if problem is not None:
         modules = [m for m in plugin.get(assignment).submitted_modules if (base / m).is_file()]
         if not modules:

@@ -24,7 +24,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.checking.stats import coincidence_probability, hoeffding_radius, identical_pairs
+from autograder.checking.stats import (
+    coincidence_probability,
+    hoeffding_radius,
+    identical_pairs,
+    pooled_bias,
+)
 
 FALSE_FAIL = 1e-7  # per check, below the 1e-6 the design asks for
 
@@ -45,6 +50,24 @@ def marginal_problems(
         f"{what}: over {draws} draws, {labels[worst]} happened with frequency "
         f"{freq[worst]:.4f}, but its probability is {p[worst]:.4f}; a correct implementation "
         f"stays within {eps:.4f} (Hoeffding bound, false-fail probability < {delta:.1g})."
+    ]
+
+
+def pooled_problems(hits: np.ndarray, p: np.ndarray, delta: float, what: str, event: str):
+    """The outcomes of every draw and entry together, range by range of p, against their
+    summed probabilities (stats.pooled_bias, false-fail probability <= delta): a small bias
+    shared by many entries, which the test of each entry alone has too few draws to see.
+    `event` says what an outcome is ("kept", "rounded up")."""
+    found = pooled_bias(hits, p, delta)
+    if found is None:
+        return []
+    v, count, expected, hi = found["v"], found["count"], found["expected"], found["hi"]
+    return [
+        f"{what}: over {hits.shape[0]} draws, the entries whose probability lies in "
+        f"[{found['lo']:g}, {hi:g}{']' if hi == 1 else ')'} were {event} {count:.0f} times in "
+        f"{v} (frequency {count / v:.4f}); a correct implementation gives {expected:.0f} +- "
+        f"{found['t']:.0f} (average probability {expected / v:.4f}; Hoeffding bound, "
+        f"false-fail probability < {delta:.1g}): the draws are biased."
     ]
 
 

@@ -35,6 +35,7 @@ from .laws import (
     follows,
     marginal_problems,
     pair_problems,
+    pooled_problems,
     repeat_problems,
     rng_problems,
     shared_uniform,
@@ -44,7 +45,7 @@ RTOL, ATOL = 1e-5, 1e-7  # float32 arithmetic on these sizes stays far inside th
 QSGD_DRAWS = 3000
 TERN_DRAWS = 3000
 AGAIN = 50  # draws of the same-state and other-state calls
-WIDE_DRAWS = 200  # draws of a wide input, for the birthday test of reused draws
+WIDE_DRAWS = 200  # draws of a wide input: the birthday test of reused draws, the pooled bias test
 # (Rng seed, seed of the global generators): "again" has the Rng of "a" and other globals,
 # the other-state call another Rng and the globals of "a".
 QSGD_SEEDS = {
@@ -606,7 +607,8 @@ def test_qsgd(sub: Sub) -> None:
             x_label="entry i",
         )
         found = _qsgd_law(both, v, s, FALSE_FAIL / 4, what)
-        # the birthday test on a wide v: no call may repeat an earlier one (FALSE_FAIL / 4)
+        # on a wide v, the birthday test (no call may repeat an earlier one) and the pooled
+        # bias test, FALSE_FAIL / 8 each
         w = np.asarray(wide.args[0], dtype=np.float64)
         what_w = f"qsgd_quantize(v={fmt(w)}, s={s})"
         draws, norm_w = np.stack(wide.value), float(np.linalg.norm(w))
@@ -615,8 +617,10 @@ def test_qsgd(sub: Sub) -> None:
             _raise(found + _qsgd_law(draws, w, s, FALSE_FAIL / 4, what_w))  # the bad value
         up = np.isclose(np.abs(draws) * s / norm_w, np.floor(r) + 1, rtol=0, atol=1e-6)
         # a reused draw first: it also explains law failures (fewer independent draws)
-        repeats = repeat_problems(up.astype(float), r - np.floor(r), FALSE_FAIL / 4, what_w)
-        _raise(repeats + found)
+        p_w = r - np.floor(r)
+        repeats = repeat_problems(up.astype(float), p_w, FALSE_FAIL / 8, what_w)
+        pooled = pooled_problems(up.astype(float), p_w, FALSE_FAIL / 8, what_w, "rounded up")
+        _raise((repeats or pooled) + found)
 
     def column(_: object) -> None:
         _raise(_qsgd_law(np.stack(s1.value), v1, 1, FALSE_FAIL / 2, what1))
@@ -660,11 +664,12 @@ def draw_terngrad(rng: np.random.Generator) -> tuple[np.ndarray, float]:
 
 
 def draw_terngrad_wide(rng: np.random.Generator) -> np.ndarray:
-    """96 entries of either sign: one at max |g| = 4 (kept for sure), the others kept with
-    probabilities in [0.25, 0.75]: two independent draws agree on all 95 with probability
-    below 0.625^95 < 1e-19 (the birthday test)."""
-    mags = np.concatenate([[4.0], rng.integers(100, 301, size=95) / 100])
-    return _signed(rng, mags)[rng.permutation(96)]
+    """401 entries of either sign: one at max |g| = 4 (kept for sure), the others kept with
+    probabilities in [0.05, 0.95]: two independent draws agree on all 400 with probability
+    below 1e-30 (the birthday test), and 200 draws are 80,000 outcomes, enough for the
+    pooled test to see a bias of 0.015 shared by the entries."""
+    mags = np.concatenate([[4.0], rng.integers(20, 381, size=400) / 100])
+    return _signed(rng, mags)[rng.permutation(401)]
 
 
 def terngrad_calls(variant: dict, seed: int) -> list[Call]:
@@ -746,12 +751,15 @@ def test_terngrad(sub: Sub) -> None:
         # each test may fail a correct submission with probability FALSE_FAIL / 4
         draws = np.concatenate([np.stack(a.value), np.stack(other.value)])
         found = _tern_law(_tern_kept(draws, g, top, what), g, top, FALSE_FAIL / 4, what)
-        # the birthday test on a wide g: no call may repeat an earlier one (FALSE_FAIL / 4);
+        # on a wide g, the birthday test (no call may repeat an earlier one) and the pooled
+        # bias test, FALSE_FAIL / 8 each;
         # a reused draw first: it also explains law failures (fewer independent draws)
         w = np.asarray(wide.args[0], dtype=np.float64)
         w_top, what_w = float(np.max(np.abs(w))), f"terngrad({fmt(w)})"
         kept = _tern_kept(np.stack(wide.value), w, w_top, what_w)
-        _raise(repeat_problems(kept, np.abs(w) / w_top, FALSE_FAIL / 4, what_w) + found)
+        p_w = np.abs(w) / w_top
+        repeats = repeat_problems(kept, p_w, FALSE_FAIL / 8, what_w)
+        _raise((repeats or pooled_problems(kept, p_w, FALSE_FAIL / 8, what_w, "kept")) + found)
 
     def given(_: object) -> None:
         draws = np.stack(given_s.value)

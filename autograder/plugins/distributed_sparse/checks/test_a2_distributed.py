@@ -43,6 +43,7 @@ from autograder.checking.stats import (
     identical_pairs,
     ks_critical,
     ks_statistic,
+    pooled_bias,
 )
 from autograder.checking.sub import Case, Sub
 from autograder.checking.trajectory import check_trajectory
@@ -62,15 +63,16 @@ F32_MARGIN = 1e-5  # a keep-probability within this (relative) of 1 may come out
 TERN_G = np.array([-3.0, 1.0, 0.5, 4.0, 0.0])  # keep-probabilities 0.75, 0.25, 0.125, 1, 0
 TERN_SEEDS = {"own_s": (11, 611), "given_s": (12, 612), "other": (21, 621)}  # (Rng, global)
 TERN_SEEDS["wide"] = (15, 615)
-WIDE_DRAWS = 200  # draws of the wide gradient: the birthday test for reused draws
+WIDE_DRAWS = 200  # draws of the wide gradient: the birthday test and the pooled bias test
 
 
 def _wide_g() -> np.ndarray:
-    """98 entries: max |g| = 4 (kept for sure), a 0, and 96 entries of either sign with
-    |g_j| in [1, 3], kept with probabilities in [0.25, 0.75]: two independent draws agree on
-    all 96 with probability below 0.625^96 < 3e-20, so a repeated draw is never chance."""
+    """402 entries: max |g| = 4 (kept for sure), a 0, and 400 entries of either sign with
+    |g_j| in [0.2, 3.8], kept with probabilities in [0.05, 0.95]. Two independent draws agree
+    on all 400 with probability below 1e-30, so a repeated draw is never chance; 200 draws
+    are 80,000 outcomes, which the pooled test needs to see a bias of 0.015 shared by all."""
     rng = np.random.default_rng(2_026_12)
-    mags = rng.integers(100, 301, size=96) / 100 * rng.choice([-1.0, 1.0], size=96)
+    mags = rng.integers(20, 381, size=400) / 100 * rng.choice([-1.0, 1.0], size=400)
     return rng.permutation(np.concatenate([[4.0, 0.0], mags]))
 
 
@@ -665,6 +667,26 @@ def _repeated_draw_failures(samples: np.ndarray, g: np.ndarray, label: str, delt
     ]
 
 
+def _pooled_keep_failures(samples: np.ndarray, g: np.ndarray, label: str, delta: float):
+    """The keeps of all random entries and draws together, range by range of p, against
+    their summed probabilities (stats.pooled_bias): a bias shared by the entries."""
+    s = float(np.abs(g).max())
+    bits = _tern_values(samples, g, s, label)
+    found = pooled_bias(bits, np.minimum(np.abs(g) / s, 1.0), delta)
+    if found is None:
+        return []
+    v, count, expected = found["v"], found["count"], found["expected"]
+    hi = found["hi"]
+    return [
+        f"{label}: over {samples.shape[0]} draws, the entries whose keep-probability |g_j|/s "
+        f"lies in [{found['lo']:g}, {hi:g}{']' if hi == 1 else ')'} were kept {count:.0f} times "
+        f"in {v} (frequency {count / v:.4f}); a correct TernGrad keeps {expected:.0f} +- "
+        f"{found['t']:.0f} of them (average probability {expected / v:.4f}; Hoeffding bound, "
+        f"the whole check fails a correct one with probability < {FALSE_FAIL:g}): the entries "
+        "are not kept with probability |g_j|/s, so E[tern(g)] != g."
+    ]
+
+
 def _repeat_cause(bits: np.ndarray, p: np.ndarray) -> str:
     """What repeated draws show: all the same vector (no randomness), every draw keeping
     exactly the entries of largest p (one uniform shared by the entries), or else reuse."""
@@ -698,7 +720,8 @@ def test_terngrad(sub: Sub) -> None:
         label = f"terngrad(g={fmt(g)}" + (f", s={s:g})" if s else ") with its own s = max|g|")
         samples = np.stack(case.value)
         if case.id == "a2.tern.wide":
-            found = _repeated_draw_failures(samples, g, label, FALSE_FAIL / 3)
+            found = _repeated_draw_failures(samples, g, label, FALSE_FAIL / 6)
+            found = found or _pooled_keep_failures(samples, g, label, FALSE_FAIL / 6)
         else:
             found = _tern_law_failures(
                 samples, g, s or float(np.abs(g).max()), label, FALSE_FAIL / 3
