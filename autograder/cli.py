@@ -153,6 +153,7 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
         raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
     if args.dask is not None and args.workers is not None:
         raise UsageError("give --workers N (this machine) or --dask SCHEDULER, not both")
+    _check_course_points(args.course, args.assignment)
     if args.roster:
         _store_roster(Path(args.roster), Path(args.gradebook), Path(args.class_dir))
     common = dict(
@@ -174,6 +175,18 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
     for warning in _class_warnings(Path(args.gradebook), args.assignment, args.course):
         print(f"class warning: {warning}")
     return 0
+
+
+def _check_course_points(course_path: str | None, assignment: str) -> None:
+    """The course's point overrides name checks the assignment has (before any grading)."""
+    from autograder.course.settings import load_course
+    from autograder.grading.grade import check_points
+    from autograder.plugin import UnknownAssignment
+
+    try:
+        check_points(load_course(course_path), assignment)
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _class_warnings(gradebook: Path, assignment: str, course_path: str | None) -> list[str]:
