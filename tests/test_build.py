@@ -178,3 +178,23 @@ def test_roster(tmp_path: Path) -> None:
     evil.write_text("student_id\n../../etc\n")
     with pytest.raises(RosterError, match="not usable"):
         read_roster(evil)
+
+
+def test_roster_refuses_rows_that_would_mix_up_students(tmp_path: Path) -> None:
+    """An unclosed quote swallows the rows after it; ids equal but for case share a folder
+    on macOS and Windows; a shared email makes Gradescope and the LMS give one student's
+    grade to another. Each is refused, naming the line or the students."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text('student_id,name,email\nann,"Ann, unclosed,a@x\nbjorn,B,b@x\ncy,C,c@x\n')
+    with pytest.raises(RosterError, match=r"roster.csv:2: .*quote"):
+        read_roster(roster)
+    roster.write_text("student_id,name,email\nAnn,Upper,u@x\nbo,Bo,b@x\nann,lower,l@x\n")
+    with pytest.raises(RosterError, match="differ only in case: Ann and ann"):
+        read_roster(roster)
+    roster.write_text("student_id,name,email\nann,Ann,ann@uni.edu\ngus,Gus,Ann@Uni.edu\n")
+    with pytest.raises(RosterError, match=r"ann@uni.edu \(ann, gus\)"):
+        read_roster(roster)
+    roster.write_text(
+        'student_id,name,email\nann,"Lee, Ann",ann@uni.edu\nbo,"Bo ""B"" Ng",\ncy,Cy,\n'
+    )
+    assert read_roster(roster) == ["ann", "bo", "cy"]  # quotes closed, no email is no clash
