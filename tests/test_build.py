@@ -198,3 +198,21 @@ def test_roster_refuses_rows_that_would_mix_up_students(tmp_path: Path) -> None:
         'student_id,name,email\nann,"Lee, Ann",ann@uni.edu\nbo,"Bo ""B"" Ng",\ncy,Cy,\n'
     )
     assert read_roster(roster) == ["ann", "bo", "cy"]  # quotes closed, no email is no clash
+
+
+def test_rebuild_with_another_secret_names_the_students_whose_numbers_change(
+    tmp_path: Path,
+) -> None:
+    build_students(["distributed-sparse"], ["ann", "bob"], SECRET_COURSE, tmp_path)
+    notebook = tmp_path / "ann" / "distributed-sparse" / "distributed-sparse.ipynb"
+    handed_out = notebook.read_bytes()
+    build_students(["distributed-sparse"], ["ann", "bob", "cy"], SECRET_COURSE, tmp_path)
+    assert notebook.read_bytes() == handed_out  # the same secret: a new student only
+    other = Course(secret="another-secret-of-some-length")
+    with pytest.raises(render.BuildError, match=r"distributed-sparse: ann, bob, cy \(3 students\)"):
+        build_students(["distributed-sparse"], ["ann", "bob", "cy", "dan"], other, tmp_path)
+    assert notebook.read_bytes() == handed_out
+    assert not (tmp_path / "dan").exists()  # refused before writing anything
+    notes = build_students(["distributed-sparse"], ["ann"], other, tmp_path, force=True)
+    assert any("replaced the numbers of distributed-sparse: ann" in n for n in notes)
+    assert notebook.read_bytes() != handed_out
