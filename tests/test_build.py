@@ -216,3 +216,15 @@ def test_rebuild_with_another_secret_names_the_students_whose_numbers_change(
     notes = build_students(["distributed-sparse"], ["ann"], other, tmp_path, force=True)
     assert any("replaced the numbers of distributed-sparse: ann" in n for n in notes)
     assert notebook.read_bytes() != handed_out
+
+
+def test_build_out_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    from autograder.cli import main
+
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert main(["build", "distributed-sparse", "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert main(["build", "distributed-sparse", "--out", str(taken / "sub")]) == 2
+    assert f"{taken} is a file, not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "mine"
