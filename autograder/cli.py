@@ -433,7 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", help="CSV with a student_id column")
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--out", help="output folder (default: . or students/ with ids)")
-    p.add_argument("--force", action="store_true", help="overwrite files changed by hand")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files changed by hand, and student bundles built with other numbers",
+    )
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="build every assignment and grade sample submissions")

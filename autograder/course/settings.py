@@ -21,6 +21,11 @@ named by `--course PATH` or the environment variable EFFDL_COURSE. Layout:
     "a2.closed_form" = 5
     [assignments.NAME.extensions]
     alice = 2026-11-08T23:59:00-05:00
+
+A name or key this layout does not have is an error, not ignored: an assignment table for no
+installed assignment, a [course] key other than name, secret and seed_key, a late policy
+without a due date, and (checked where grading starts, as it imports the checks) a point
+override for a check id the assignment does not have.
 """
 
 from __future__ import annotations
