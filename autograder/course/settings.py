@@ -184,11 +184,15 @@ def load_course(path: str | os.PathLike[str] | None = None) -> Course:
     if not isinstance(assignments, dict):
         raise CourseError(f"{path}: [assignments] must be a table of tables")
     _check_assignment_names(path, list(assignments))
+    try:
+        settings = {k: _assignment_settings(k, v) for k, v in assignments.items()}
+    except CourseError as exc:
+        raise CourseError(f"{path}: {exc}") from None
     return Course(
         name=str(head.get("name", "effdl-course")),
         secret=secret,
         path=path,
-        assignments={k: _assignment_settings(k, v) for k, v in assignments.items()},
+        assignments=settings,
         seed_key=None if secret else _seed_key(head, path),
     )
 
