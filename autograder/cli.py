@@ -21,6 +21,45 @@ class UsageError(Exception):
     """A problem with the command line or its inputs, reported without a traceback."""
 
 
+def _writable_parent(path: Path, flag: str) -> None:
+    """The nearest existing folder above `path` must be a folder: a file there would only
+    fail at the first write, after the work."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{flag} {path}: {parent} is a file, not a folder")
+            return
+
+
+def out_folder(value: str, flag: str = "--out") -> Path:
+    """`value` as an output folder: refused (before any work) when a file is in the way."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; expected a folder (or a new name)")
+    _writable_parent(path, flag)
+    return path
+
+
+def out_file(value: str, flag: str = "--out") -> Path:
+    """`value` as an output file: refused (before any work) when it is a folder."""
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; expected a file name")
+    _writable_parent(path, flag)
+    return path
+
+
+def _positive_int(value: str) -> int:
+    """argparse type of --workers: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not at least 1")
+    return number
+
+
 def _cmd_key(args: argparse.Namespace) -> int:
     from autograder import plugin
     from autograder.course.settings import load_course
@@ -89,13 +128,14 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    out = out_folder(args.out)
     try:
         return grade_paths(
             [Path(p) for p in args.paths],
             assignment=args.assignment,
             course_path=args.course,
             student=args.student,
-            out=Path(args.out),
+            out=out,
         )
     except UnknownAssignment as exc:
         raise UsageError(str(exc)) from exc
@@ -153,6 +193,8 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
         raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
     if args.dask is not None and args.workers is not None:
         raise UsageError("give --workers N (this machine) or --dask SCHEDULER, not both")
+    _check_class_out(Path(args.class_dir), out_folder(args.out))
+    _check_course_points(args.course, args.assignment)
     if args.roster:
         _store_roster(Path(args.roster), Path(args.gradebook), Path(args.class_dir))
     common = dict(
@@ -176,6 +218,30 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_class_out(class_dir: Path, out: Path) -> None:
+    """Results written into the submissions folder would be read back as submissions."""
+    if not class_dir.is_dir():
+        return  # the batch says what is wrong with it
+    inside = class_dir.resolve()
+    if out.resolve() == inside or inside in out.resolve().parents:
+        raise UsageError(
+            f"--out {out} is the --class folder {class_dir} or inside it: the results would "
+            "be taken for submissions; write them to a folder outside it"
+        )
+
+
+def _check_course_points(course_path: str | None, assignment: str) -> None:
+    """The course's point overrides name checks the assignment has (before any grading)."""
+    from autograder.course.settings import load_course
+    from autograder.grading.grade import check_points
+    from autograder.plugin import UnknownAssignment
+
+    try:
+        check_points(load_course(course_path), assignment)
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _class_warnings(gradebook: Path, assignment: str, course_path: str | None) -> list[str]:
     """What the whole class's current grades say about the grading (class_warnings)."""
     from autograder.course.settings import load_course
@@ -195,7 +261,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from autograder.publishing.report import write_report
 
     try:
-        page = write_report(Path(args.gradebook), args.assignment, Path(args.out), args.course)
+        out = out_folder(args.out)
+        page = write_report(Path(args.gradebook), args.assignment, out, args.course)
     except _class_errors() as exc:
         raise UsageError(str(exc)) from exc
     print(f"class report: {page}")
@@ -209,11 +276,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.target == "csv":
             if not args.gradebook:
                 raise UsageError("export csv needs --gradebook PATH")
+            out = out_file(args.out) if args.out else None
             text = exports.export_csv(
                 Path(args.gradebook), args.assignment, args.format, args.course, args.title
             )
-            if args.out:
-                exports.write_new(Path(args.out), text, args.force)
+            if out is not None:
+                exports.write_new(out, text, args.force)
                 print(f"wrote {args.out}", file=sys.stderr)
             else:
                 sys.stdout.write(text)
@@ -221,7 +289,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             if not args.out:
                 raise UsageError("export gradescope needs --out FILE.zip")
             gradescope.gradescope_zip(
-                args.assignment, Path(args.out), args.course, args.force, args.allow_unsandboxed
+                args.assignment, out_file(args.out), args.course, args.force, args.allow_unsandboxed
             )
             print(f"wrote {args.out}: upload it as the Gradescope autograder")
     except _class_errors() as exc:
@@ -242,7 +310,7 @@ def _cmd_manual(args: argparse.Namespace) -> int:
             lines = manual.export_manual(
                 Path(args.gradebook),
                 args.assignment,
-                Path(args.out),
+                out_folder(args.out),
                 args.force,
                 load_course(args.course),
             )
@@ -277,11 +345,12 @@ def _cmd_manual(args: argparse.Namespace) -> int:
 def _cmd_similarity(args: argparse.Namespace) -> int:
     from autograder.commands.similarity import SimilarityError, write_similarity
 
+    out = out_folder(args.out)
     try:
         page = write_similarity(
             Path(args.class_dir),
             args.assignment,
-            Path(args.out),
+            out,
             Path(args.gradebook) if args.gradebook else None,
         )
     except (SimilarityError, *_class_errors()) as exc:
@@ -309,10 +378,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
             students = read_roster(Path(args.roster))
         if students:
             notes = build_students(
-                names, students, course, Path(args.out or "students"), args.force
+                names, students, course, out_folder(args.out or "students"), args.force
             )
         else:
-            notes = build_canonical(names, course, Path(args.out or "."), args.force)
+            notes = build_canonical(names, course, out_folder(args.out or "."), args.force)
     except (plugin.UnknownAssignment, RosterError, BuildError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     for note in notes:
@@ -364,7 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", help="CSV with a student_id column")
     p.add_argument("--course", help="course.toml with the variant secret (or $EFFDL_COURSE)")
     p.add_argument("--out", help="output folder (default: . or students/ with ids)")
-    p.add_argument("--force", action="store_true", help="overwrite files changed by hand")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files changed by hand, and student bundles built with other numbers",
+    )
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="build every assignment and grade sample submissions")
@@ -375,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "selftest",
         help="grade attacks, known mistakes, correct variants and repeats; print the figures",
     )
-    p.add_argument("--workers", type=int, default=2, help="parallel graders (default: 2)")
+    p.add_argument("--workers", type=_positive_int, default=2, help="parallel graders (default: 2)")
     p.add_argument("--quick", action="store_true", help="only the fast subset (make test's)")
     p.add_argument(
         "--only",
@@ -405,7 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade every entry of DIR (one per student, named by id) instead of PATHs",
     )
     p.add_argument("--gradebook", metavar="PATH", help="with --class: the SQLite gradebook")
-    p.add_argument("--workers", type=int, help="with --class: parallel workers (default 1)")
+    p.add_argument(
+        "--workers", type=_positive_int, help="with --class: parallel workers (default 1)"
+    )
     p.add_argument(
         "--dask",
         metavar="SCHEDULER",

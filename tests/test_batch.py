@@ -298,3 +298,32 @@ def test_a_regrade_that_changes_the_score_of_the_same_content_is_flagged(tmp_pat
     other = dataclasses.replace(lower, content_hash="another")
     assert batch.regrade_changed(other, result) == ""  # changed content: a new grade is expected
     assert batch.regrade_changed(None, result) == ""
+
+
+def test_grade_out_of_the_wrong_kind_or_inside_the_class_is_refused_before_grading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder.cli import main
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    blank_notebook(class_dir / "ann.ipynb")
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    gradebook = tmp_path / "gb.sqlite"
+    on_class = ["grade", "--class", str(class_dir), "--assignment", ASSIGNMENT]
+    on_class += ["--gradebook", str(gradebook)]
+    assert main(["grade", str(class_dir / "ann.ipynb"), "--assignment", ASSIGNMENT, "--out", str(taken)]) == 2  # fmt: skip
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert main([*on_class, "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    for inside in (class_dir, class_dir / "graded"):
+        assert main([*on_class, "--out", str(inside)]) == 2
+        assert "is the --class folder" in capsys.readouterr().err
+    for workers in ("0", "-2"):
+        with pytest.raises(SystemExit):
+            main([*on_class, "--out", str(tmp_path / "out"), "--workers", workers])
+        assert "--workers: " in capsys.readouterr().err
+    assert not gradebook.exists()  # nothing was graded or recorded
+    assert sorted(p.name for p in class_dir.iterdir()) == ["ann.ipynb"]
+    assert taken.read_text() == "mine"

@@ -178,3 +178,53 @@ def test_roster(tmp_path: Path) -> None:
     evil.write_text("student_id\n../../etc\n")
     with pytest.raises(RosterError, match="not usable"):
         read_roster(evil)
+
+
+def test_roster_refuses_rows_that_would_mix_up_students(tmp_path: Path) -> None:
+    """An unclosed quote swallows the rows after it; ids equal but for case share a folder
+    on macOS and Windows; a shared email makes Gradescope and the LMS give one student's
+    grade to another. Each is refused, naming the line or the students."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text('student_id,name,email\nann,"Ann, unclosed,a@x\nbjorn,B,b@x\ncy,C,c@x\n')
+    with pytest.raises(RosterError, match=r"roster.csv:2: .*quote"):
+        read_roster(roster)
+    roster.write_text("student_id,name,email\nAnn,Upper,u@x\nbo,Bo,b@x\nann,lower,l@x\n")
+    with pytest.raises(RosterError, match="differ only in case: Ann and ann"):
+        read_roster(roster)
+    roster.write_text("student_id,name,email\nann,Ann,ann@uni.edu\ngus,Gus,Ann@Uni.edu\n")
+    with pytest.raises(RosterError, match=r"ann@uni.edu \(ann, gus\)"):
+        read_roster(roster)
+    roster.write_text(
+        'student_id,name,email\nann,"Lee, Ann",ann@uni.edu\nbo,"Bo ""B"" Ng",\ncy,Cy,\n'
+    )
+    assert read_roster(roster) == ["ann", "bo", "cy"]  # quotes closed, no email is no clash
+
+
+def test_rebuild_with_another_secret_names_the_students_whose_numbers_change(
+    tmp_path: Path,
+) -> None:
+    build_students(["distributed-sparse"], ["ann", "bob"], SECRET_COURSE, tmp_path)
+    notebook = tmp_path / "ann" / "distributed-sparse" / "distributed-sparse.ipynb"
+    handed_out = notebook.read_bytes()
+    build_students(["distributed-sparse"], ["ann", "bob", "cy"], SECRET_COURSE, tmp_path)
+    assert notebook.read_bytes() == handed_out  # the same secret: a new student only
+    other = Course(secret="another-secret-of-some-length")
+    with pytest.raises(render.BuildError, match=r"distributed-sparse: ann, bob, cy \(3 students\)"):
+        build_students(["distributed-sparse"], ["ann", "bob", "cy", "dan"], other, tmp_path)
+    assert notebook.read_bytes() == handed_out
+    assert not (tmp_path / "dan").exists()  # refused before writing anything
+    notes = build_students(["distributed-sparse"], ["ann"], other, tmp_path, force=True)
+    assert any("replaced the numbers of distributed-sparse: ann" in n for n in notes)
+    assert notebook.read_bytes() != handed_out
+
+
+def test_build_out_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    from autograder.cli import main
+
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert main(["build", "distributed-sparse", "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert main(["build", "distributed-sparse", "--out", str(taken / "sub")]) == 2
+    assert f"{taken} is a file, not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "mine"

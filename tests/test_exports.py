@@ -279,3 +279,21 @@ def test_no_cell_of_the_csv_runs_as_a_spreadsheet_formula() -> None:
     assert exports.safe_cell("77.5") == "77.5" and exports.safe_cell(3) == 3
     assert exports.safe_cell(" =1+2") == "' =1+2" and exports.safe_cell("\n @x") == "'\n @x"
     assert exports.safe_cell("a =1") == "a =1"
+
+
+def test_export_csv_out_that_is_a_folder_is_refused_and_leaves_nothing(
+    tmp_path_factory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder.cli import main
+
+    graded = graded_class(tmp_path_factory)
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    code = main(
+        ["export", "csv", "--gradebook", str(graded.gradebook), "--assignment", ASSIGNMENT]
+        + ["--out", str(folder), "--force"]
+    )
+    assert code == 2
+    assert f"--out {folder} is a folder; expected a file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]  # no temporary file
+    assert not any(folder.iterdir())

@@ -145,3 +145,60 @@ def test_course_refuses_a_cutoff_before_the_due_date(tmp_path: Path) -> None:
     path.write_text("[assignments.distributed-sparse]\ncutoff = 2026-11-05T23:59:00Z\n")
     with pytest.raises(CourseError, match="needs a due date"):
         load_course(path)
+
+
+def test_course_refuses_typos_that_would_drop_a_setting(tmp_path: Path) -> None:
+    """A misspelt assignment table or [course] key, or a late policy without a due date,
+    would otherwise be ignored: the course would grade as if the setting were not there."""
+    path = tmp_path / "course.toml"
+    path.write_text("[assignments.distributed-sprase]\ndue = 2026-11-06T23:59:00Z\n")
+    with pytest.raises(CourseError, match=r"distributed-sprase\].*'distributed-sparse'\?"):
+        load_course(path)
+    path.write_text('[course]\nname = "x"\nsecrets = "abc-def-ghi"\n')
+    with pytest.raises(CourseError, match=r"unknown keys \['secrets'\].*'secret'\?"):
+        load_course(path)
+    path.write_text('[assignments.distributed-sparse]\nlate_policy = "percent_per_day"\n')
+    with pytest.raises(CourseError, match="needs a due date"):
+        load_course(path)
+    path.write_text(
+        '[course]\nname = "x"\nsecret = "a-long-secret"\n'
+        '[assignments.distributed-sparse]\nlate_policy = "none"\n'
+        '[assignments.prune-quantize]\ndue = 2026-11-06T23:59:00Z\nlate_policy = "zero_after_cutoff"\n'
+    )
+    course = load_course(path)  # every key and name right: accepted
+    assert course.settings("prune-quantize").late_policy == "zero_after_cutoff"
+
+
+def test_points_of_a_check_that_does_not_exist_stop_grading_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder.cli import main
+    from autograder.grading.grade import check_points
+
+    path = tmp_path / "course.toml"
+    path.write_text('[assignments.distributed-sparse.points]\n"a2.closed_frm" = 5\n')
+    with pytest.raises(CourseError, match=r"'a2.closed_frm' is no check.*'a2.closed_form'\?"):
+        check_points(load_course(path), "distributed-sparse")
+    out, class_dir = tmp_path / "graded", tmp_path / "class"
+    (class_dir / "ann").mkdir(parents=True)
+    code = main(
+        [
+            "grade",
+            str(class_dir / "ann"),
+            "--assignment",
+            "distributed-sparse",
+            "--course",
+            str(path),
+        ]
+        + ["--out", str(out)]
+    )
+    assert code == 2 and "a2.closed_frm" in capsys.readouterr().err
+    assert not out.exists()  # refused before any grading
+    code = main(
+        ["grade", "--class", str(class_dir), "--assignment", "distributed-sparse"]
+        + ["--course", str(path), "--gradebook", str(tmp_path / "gb.sqlite"), "--out", str(out)]
+    )
+    assert code == 2 and "a2.closed_frm" in capsys.readouterr().err
+    assert not (tmp_path / "gb.sqlite").exists() and not out.exists()
+    path.write_text('[assignments.distributed-sparse.points]\n"a2.closed_form" = 5\n')
+    check_points(load_course(path), "distributed-sparse")  # a real id: accepted

@@ -166,3 +166,20 @@ def test_notebook_json_only(tmp_path: Path) -> None:
     path.write_text("{not json")
     nb, note = manual.read_notebook(path, ASSIGNMENT, "x")
     assert nb == {} and note.startswith("x.ipynb: the notebook is not valid JSON")
+
+
+def test_export_out_that_is_a_file_is_refused(
+    tmp_path_factory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder.cli import main
+
+    graded = graded_class(tmp_path_factory)
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    code = main(
+        ["manual", "export", "--gradebook", str(graded.gradebook), "--assignment", ASSIGNMENT]
+        + ["--out", str(taken)]
+    )
+    assert code == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert taken.read_text() == "mine"

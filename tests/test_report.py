@@ -65,3 +65,20 @@ def test_report_cli_and_errors(tmp_path_factory, tmp_path: Path) -> None:
         report.write_report(graded.gradebook, "prune-quantize", tmp_path)
     with pytest.raises(GradebookError, match="no gradebook"):
         report.write_report(tmp_path / "none.sqlite", ASSIGNMENT, tmp_path)
+
+
+def test_report_out_that_is_a_file_is_refused(
+    tmp_path_factory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder.cli import main
+
+    graded = graded_class(tmp_path_factory)
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    code = main(
+        ["report", "--gradebook", str(graded.gradebook), "--assignment", ASSIGNMENT]
+        + ["--out", str(taken)]
+    )
+    assert code == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert taken.read_text() == "mine"

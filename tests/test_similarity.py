@@ -213,3 +213,16 @@ def test_one_students_huge_answer_is_compared_only_in_part(tmp_path: Path) -> No
     (pair,), notes = compare_class(class_dir, ASSIGNMENT)
     assert any("only the first 200,000 characters" in n and "ann" in n for n in notes)
     assert len(pair.code_a.replace("\x00\x01", "").replace("\x00\x02", "")) <= MAX_COMPARED_CHARS
+
+
+def test_similarity_out_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    shutil.copyfile(BLANK, class_dir / "ann.ipynb")
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    code = main(
+        ["similarity", "--class", str(class_dir), "--assignment", ASSIGNMENT, "--out", str(taken)]
+    )
+    assert code == 2
+    assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err

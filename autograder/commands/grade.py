@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autograder import plugin
 from autograder.course.settings import load_course
-from autograder.grading.grade import grade_submission
+from autograder.grading.grade import check_points, grade_submission
 from autograder.grading.intake import student_id_from_path
 from autograder.grading.result import GradeResult
 from autograder.grading.score import Score
@@ -54,6 +54,7 @@ def grade_paths(
     submission could not be graded or a check failed in the grader itself."""
     plugin.get(assignment)  # an unknown name is the user's error: raised, not per path
     course = load_course(course_path)
+    check_points(course, assignment)
     kind, why = backend()
     if kind != "bwrap":
         print(f"WARNING: grading WITHOUT the sandbox: {why}", file=sys.stderr)

@@ -169,12 +169,15 @@ def gradescope_zip(
 ) -> Path:
     """Build the Gradescope autograder zip for an assignment at `out`; `allow_unsandboxed`
     lets it grade where bubblewrap does not work (see the module's docstring)."""
+    from autograder.grading.grade import check_points
+
     plugin.get(assignment)
     if out.suffix != ".zip":
         raise ExportError(f"{out}: the Gradescope autograder must be a .zip file")
     if out.exists() and not force:
         raise ExportError(f"{out} exists; choose another --out or add --force to replace it")
     course = load_course(course_path)
+    check_points(course, assignment)  # the zip's course.toml carries the overrides
     files = _source_files(assignment)
     config = {
         "assignment": assignment,

@@ -21,13 +21,20 @@ named by `--course PATH` or the environment variable EFFDL_COURSE. Layout:
     "a2.closed_form" = 5
     [assignments.NAME.extensions]
     alice = 2026-11-08T23:59:00-05:00
+
+A name or key this layout does not have is an error, not ignored: an assignment table for no
+installed assignment, a [course] key other than name, secret and seed_key, a late policy
+without a due date, and (checked where grading starts, as it imports the checks) a point
+override for a check id the assignment does not have.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +49,7 @@ else:  # pragma: no cover
 
 LATE_POLICIES = ("none", "percent_per_day", "zero_after_cutoff")
 TRUE_FALSE_FEEDBACK = ("count", "items")
+COURSE_KEYS = ("name", "secret", "seed_key")
 
 
 class CourseError(ValueError):
@@ -130,6 +138,8 @@ def _assignment_settings(name: str, raw: Any) -> AssignmentSettings:
     cutoff = _as_datetime(raw["cutoff"], f"{where}.cutoff") if "cutoff" in raw else None
     if cutoff is not None and due is None:
         raise CourseError(f"{where}: a cutoff needs a due date")
+    if policy != "none" and due is None:
+        raise CourseError(f"{where}: late_policy = {policy!r} needs a due date")
     if cutoff is not None and due is not None and cutoff < due:
         raise CourseError(f"{where}: the cutoff {cutoff} is before the due date {due}")
     return AssignmentSettings(
@@ -161,19 +171,62 @@ def load_course(path: str | os.PathLike[str] | None = None) -> Course:
     head = raw.get("course", {})
     if not isinstance(head, dict):
         raise CourseError(f"{path}: [course] must be a table")
+    unknown = sorted(set(head) - set(COURSE_KEYS))
+    if unknown:
+        raise CourseError(
+            f"{path}: [course] has unknown keys {unknown}{_closest(unknown[0], COURSE_KEYS)}; "
+            f"known: {list(COURSE_KEYS)}"
+        )
     secret = head.get("secret")
     if secret is not None and (not isinstance(secret, str) or len(secret) < 8):
         raise CourseError(f"{path}: course.secret must be a string of at least 8 characters")
     assignments = raw.get("assignments", {})
     if not isinstance(assignments, dict):
         raise CourseError(f"{path}: [assignments] must be a table of tables")
+    _check_assignment_names(path, list(assignments))
+    try:
+        settings = {k: _assignment_settings(k, v) for k, v in assignments.items()}
+    except CourseError as exc:
+        raise CourseError(f"{path}: {exc}") from None
     return Course(
         name=str(head.get("name", "effdl-course")),
         secret=secret,
         path=path,
-        assignments={k: _assignment_settings(k, v) for k, v in assignments.items()},
+        assignments=settings,
         seed_key=None if secret else _seed_key(head, path),
     )
+
+
+def _closest(word: str, known: Sequence[str]) -> str:
+    """'; did you mean X?' for the known word nearest a misspelt one, else nothing."""
+    near = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _check_assignment_names(path: Path, names: list[str]) -> None:
+    """A table [assignments.X] whose X is no installed assignment is a typo whose settings
+    (a due date, a late policy) would otherwise be dropped without a word."""
+    from autograder import plugin
+
+    known = plugin.names()
+    for name in names:
+        if name not in known:
+            raise CourseError(
+                f"{path}: [assignments.{name}] names no installed assignment"
+                f"{_closest(name, known)}; known: {', '.join(known)}"
+            )
+
+
+def check_point_ids(course: Course, assignment: str, ids: Sequence[str]) -> None:
+    """Refuse point overrides for check ids the assignment's suite does not have (`ids`):
+    a misspelt id would leave that check at its default points without a word."""
+    for given in course.settings(assignment).points:
+        if given not in ids:
+            where = f"{course.path}: " if course.path else ""
+            raise CourseError(
+                f"{where}[assignments.{assignment}.points]: {given!r} is no check of "
+                f"{assignment}{_closest(given, ids)}"
+            )
 
 
 def _seed_key(head: dict[str, Any], path: Path) -> str | None:

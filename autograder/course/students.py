@@ -47,7 +47,14 @@ def read_people(path: Path) -> list[Student]:
                 found = ", ".join(fields) or "no header"
                 raise RosterError(f"{path}: needs a 'student_id' column (found: {found})")
             people = []
-            for line, row in enumerate(reader, start=2):
+            end = reader.line_num
+            for row in reader:
+                line, end = end + 1, reader.line_num  # the row's first line, and its last
+                if any("\n" in v or "\r" in v for v in row.values() if isinstance(v, str)):
+                    raise RosterError(
+                        f"{path}:{line}: a quoted field runs over the line's end (a quote "
+                        f"not closed?): this row takes up lines {line}-{end}"
+                    )
                 value = (row.get("student_id") or "").strip()
                 if not value:
                     raise RosterError(f"{path}:{line}: empty student_id")
@@ -60,11 +67,36 @@ def read_people(path: Path) -> list[Student]:
                 people.append(Student(check_student_id(value), name[:200], email[:200]))
     except (OSError, UnicodeDecodeError) as exc:
         raise RosterError(f"cannot read roster {path}: {exc}") from exc
+    _check_unique(path, people)
+    return people
+
+
+def _check_unique(path: Path, people: list[Student]) -> None:
+    """Ids must differ, also in more than case (ann/ and Ann/ are one folder on macOS and
+    Windows), and so must emails: Gradescope and the LMS exports find a student by email, so
+    a shared one would give one student's grade to another."""
     ids = [p.student_id for p in people]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise RosterError(f"{path}: duplicate student ids {duplicates}")
-    return people
+    by_case: dict[str, list[str]] = {}
+    for i in ids:
+        by_case.setdefault(i.casefold(), []).append(i)
+    clashes = [group for group in by_case.values() if len(group) > 1]
+    if clashes:
+        shown = "; ".join(" and ".join(group) for group in clashes)
+        raise RosterError(
+            f"{path}: student ids that differ only in case: {shown} (they would share one "
+            "folder where file names ignore case)"
+        )
+    owners: dict[str, list[str]] = {}
+    for p in people:
+        if p.email:
+            owners.setdefault(p.email.casefold(), []).append(p.student_id)
+    shared = {email: who for email, who in owners.items() if len(who) > 1}
+    if shared:
+        shown = "; ".join(f"{email} ({', '.join(who)})" for email, who in sorted(shared.items()))
+        raise RosterError(f"{path}: emails given to more than one student: {shown}")
 
 
 def read_roster(path: Path) -> list[str]:

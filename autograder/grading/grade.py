@@ -20,7 +20,7 @@ from pathlib import Path
 from autograder import plugin, sandbox
 from autograder.checking.sub import Sub
 from autograder.course.seed_key import seed_key_or_none
-from autograder.course.settings import Course
+from autograder.course.settings import Course, check_point_ids
 from autograder.grading import suite
 from autograder.grading.intake import (
     Submission,
@@ -117,6 +117,13 @@ def _copy_regular_files(source: Path, dest: Path) -> None:
                 target = dest / path.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
+
+
+def check_points(course: Course, assignment: str) -> None:
+    """A CourseError when the course overrides the points of a check the assignment does not
+    have. Commands call it before grading anything: every grading applies the overrides, and
+    a misspelt id would leave its check at the default points in all of them."""
+    check_point_ids(course, assignment, [spec.id for spec in suite.load(assignment).specs])
 
 
 def not_graded(
