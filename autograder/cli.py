@@ -123,8 +123,11 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         )
     if not args.paths:
         raise UsageError("give the submissions to grade: PATH... or --class DIR")
-    if args.student and len(args.paths) != 1:
-        raise UsageError("--student names one student: give exactly one PATH with it")
+    if args.student and (len(args.paths) != 1 or len(args.student) != 1):
+        raise UsageError(
+            "--student names one student: give exactly one PATH with it "
+            "(with --class DIR, --student limits the batch to the students named)"
+        )
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
@@ -134,7 +137,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             [Path(p) for p in args.paths],
             assignment=args.assignment,
             course_path=args.course,
-            student=args.student,
+            student=args.student[0] if args.student else None,
             out=out,
         )
     except UnknownAssignment as exc:
@@ -187,8 +190,11 @@ def _store_roster(roster: Path, gradebook: Path, class_dir: Path) -> None:
 def _cmd_grade_class(args: argparse.Namespace) -> int:
     from autograder.commands.batch import format_summary, grade_class
 
-    if args.paths or args.student:
-        raise UsageError("give either PATH... (with --student) or --class DIR, not both")
+    if args.paths:
+        raise UsageError(
+            "give either PATH... or --class DIR, not both (to grade some students of the "
+            "class, give --class DIR with --student ID for each)"
+        )
     if not args.gradebook:
         raise UsageError("--class needs --gradebook PATH (an SQLite file, created if missing)")
     if args.dask is not None and args.workers is not None:
@@ -201,6 +207,7 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
         regrade=args.regrade,
         course_path=args.course,
         times_csv=Path(args.times) if args.times else None,
+        students=args.student,
     )
     where = (Path(args.class_dir), args.assignment, Path(args.gradebook), Path(args.out))
     try:
@@ -468,7 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade submissions in the sandbox")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a notebook, folder or zip each")
     p.add_argument("--assignment", required=True, help="the assignment's name")
-    p.add_argument("--student", help="student id (default: the file or folder name)")
+    p.add_argument(
+        "--student",
+        action="append",
+        metavar="ID",
+        help="student id (default: the file or folder name); with --class: grade (or "
+        "--regrade) only this student of DIR (repeatable)",
+    )
     p.add_argument("--course", help="course.toml (or $EFFDL_COURSE)")
     p.add_argument("--out", default="graded", help="output folder (default: graded/)")
     p.add_argument(

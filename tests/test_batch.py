@@ -253,7 +253,7 @@ def test_cli_class_mode_rules(tmp_path: Path) -> None:
 
 def test_one_batch_at_a_time_per_gradebook(tmp_path: Path) -> None:
     book_path = tmp_path / "gb.sqlite"
-    held = batch._lock_gradebook(book_path)
+    held = batch.lock_gradebook(book_path)
     try:
         with pytest.raises(batch.BatchError, match="another batch"):
             batch.grade_class(tmp_path, ASSIGNMENT, book_path, tmp_path / "out", progress=False)
@@ -327,3 +327,73 @@ def test_grade_out_of_the_wrong_kind_or_inside_the_class_is_refused_before_gradi
     assert not gradebook.exists()  # nothing was graded or recorded
     assert sorted(p.name for p in class_dir.iterdir()) == ["ann.ipynb"]
     assert taken.read_text() == "mine"
+
+
+def test_with_student_only_those_of_the_class_are_graded_or_regraded(tmp_path: Path) -> None:
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    for sid in ("ann", "bjorn", "cid"):
+        blank_notebook(class_dir / f"{sid}.ipynb")
+    book_path, out = tmp_path / "gb.sqlite", tmp_path / "out"
+    grade = {"progress": False}
+    first = batch.grade_class(class_dir, ASSIGNMENT, book_path, out, students=["bjorn"], **grade)
+    assert (first.total, first.graded) == (1, 1)
+    rest = batch.grade_class(class_dir, ASSIGNMENT, book_path, out, **grade)
+    assert (rest.graded, rest.skipped) == (2, 1)
+    args = ["grade", "--class", str(class_dir), "--assignment", ASSIGNMENT]
+    args += ["--gradebook", str(book_path), "--out", str(out), "--regrade"]
+    one = _cli(*args, "--student", "bjorn")
+    assert one.returncode == 0, one.stderr
+    assert "1 submissions: 1 graded, 0 unchanged" in one.stdout
+    with Gradebook.open(book_path, create=False) as book:
+        counts = {sid: len(book.history(ASSIGNMENT, sid)) for sid in ("ann", "bjorn", "cid")}
+    assert counts == {"ann": 1, "bjorn": 2, "cid": 1}
+    nobody = _cli(*args, "--student", "zed")
+    assert nobody.returncode == 2 and "for --student zed" in nobody.stderr
+    both = _cli("grade", "x.ipynb", "--class", str(class_dir), "--assignment", ASSIGNMENT)
+    assert both.returncode == 2 and "not both" in both.stderr and "--student" in both.stderr
+
+
+def test_an_interrupted_regrade_names_who_is_left_and_that_advice_works(
+    tmp_path: Path, capsys
+) -> None:
+    """A rerun skips what is unchanged, and after an interrupted --regrade that is everyone:
+    the message must not promise that rerunning grades the others; its --student options do."""
+    from autograder.course.settings import Course
+    from autograder.grading.grade import grade_submission
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    students = [f"r{k}" for k in range(4)]
+    for sid in students:
+        blank_notebook(class_dir / f"{sid}.ipynb")
+    book_path, out = tmp_path / "gb.sqlite", tmp_path / "out"
+    assert batch.grade_class(class_dir, ASSIGNMENT, book_path, out, progress=False).graded == 4
+
+    def two_then_ctrl_c(tasks, book, summary, course=None) -> None:
+        course = course or Course()
+        for task in tasks[:2]:
+            sid = task.entry.student_id
+            result = grade_submission(task.entry.path, ASSIGNMENT, course, student_id=sid)
+            batch._store(book, course, task, result, out, summary)
+        raise KeyboardInterrupt
+
+    capsys.readouterr()
+    with pytest.raises(KeyboardInterrupt):
+        batch.grade_class(
+            class_dir, ASSIGNMENT, book_path, out, regrade=True, progress=False,
+            runner=two_then_ctrl_c,
+        )  # fmt: skip
+    told = capsys.readouterr().err
+    assert "2 of the 4 submissions to grade were recorded" in told
+    assert "Run the same command again to grade" not in told
+    options = told.split("add to the command: ")[1].split()
+    assert options[0::2] == ["--student", "--student"]
+    left = options[1::2]
+    assert sorted(left) == students[2:]
+    resumed = batch.grade_class(
+        class_dir, ASSIGNMENT, book_path, out, regrade=True, students=left, progress=False
+    )
+    assert (resumed.total, resumed.graded) == (2, 2)
+    with Gradebook.open(book_path, create=False) as book:
+        assert all(len(book.history(ASSIGNMENT, sid)) == 2 for sid in students)

@@ -202,3 +202,141 @@ def test_points_of_a_check_that_does_not_exist_stop_grading_before_it_starts(
     assert not (tmp_path / "gb.sqlite").exists() and not out.exists()
     path.write_text('[assignments.distributed-sparse.points]\n"a2.closed_form" = 5\n')
     check_points(load_course(path), "distributed-sparse")  # a real id: accepted
+
+
+# ---------------------------------------------------------------------- a graded class
+COURSE = """[course]
+name = "late tests"
+
+[assignments.distributed-sparse]
+due = 2024-01-10T23:59:00Z
+late_policy = "percent_per_day"
+late_percent_per_day = 10
+cutoff = 2024-01-13T23:59:00Z
+"""
+EXTENSION = "[assignments.distributed-sparse.extensions]\nann = 2024-01-12T23:59:00Z\n"
+
+
+def _late_class(tmp_path: Path, times: Path | None = None) -> tuple[Path, Path, Path, Path]:
+    """ann (a solution) and ben (a blank notebook) graded with a due date long past, so that
+    their arrival times are after the cutoff, or with `times`: (class, course.toml, gradebook,
+    out)."""
+    from classkit import blank_notebook, solution_folder
+
+    from autograder.commands import batch
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    solution_folder(class_dir / "ann")
+    blank_notebook(class_dir / "ben.ipynb")
+    course = tmp_path / "course.toml"
+    course.write_text(COURSE)
+    book, out = tmp_path / "gb.sqlite", tmp_path / "out"
+    first = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(course), times_csv=times,
+        progress=False,
+    )  # fmt: skip
+    assert first.graded == 2
+    return class_dir, course, book, out
+
+
+def _times(tmp_path: Path, ann: str) -> Path:
+    path = tmp_path / "times.csv"
+    path.write_text(f"student_id,submitted_at\nann,{ann}\nben,2024-01-09T10:00:00Z\n")
+    return path
+
+
+def _shown(out: Path, sid: str) -> float:
+    """The total on a student's results.json, checked against their feedback page."""
+    total = json.loads((out / sid / "results.json").read_text())["score"]
+    assert f'<p class="score">{total:g} / ' in (out / sid / "feedback.html").read_text()
+    return total
+
+
+def _exported(book: Path, course: Path) -> dict[str, dict[str, str]]:
+    import csv
+    import io
+
+    from autograder.commands import exports
+
+    text = exports.export_csv(book, "distributed-sparse", "plain", str(course))
+    return {row["student_id"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def _raw(book: Path, sid: str) -> float:
+    from autograder.gradebook import Gradebook
+
+    with Gradebook.open(book, create=False) as gb:
+        return gb.current("distributed-sparse")[sid].score
+
+
+def test_times_given_after_grading_are_applied_without_a_regrade(tmp_path: Path) -> None:
+    from autograder.commands import batch
+    from autograder.gradebook import Gradebook
+
+    class_dir, course, book, out = _late_class(tmp_path)
+    assert _shown(out, "ann") == 0  # arrived now: after the cutoff
+    times = _times(tmp_path, "2024-01-11T10:00:00Z")  # ann 1 day late, ben on time
+    again = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(course),
+        times_csv=times, progress=False,
+    )  # fmt: skip
+    raw = _raw(book, "ann")
+    assert raw > 0 and _shown(out, "ann") == pytest.approx(round(raw * 0.9, 2))
+    assert (again.graded, again.skipped) == (0, 2) and sorted(again.retimed) == ["ann", "ben"]
+    assert "2 submission times updated" in batch.format_summary(again, book, out)
+    with Gradebook.open(book, create=False) as gb:
+        row = gb.current("distributed-sparse")["ann"]
+    assert row.submitted_source == "csv" and row.late
+    assert row.submitted_time == dt.datetime(2024, 1, 11, 10, tzinfo=UTC)
+    exported = _exported(book, course)
+    assert float(exported["ann"]["total"]) == _shown(out, "ann")
+    assert exported["ann"]["time_source"] == "csv" and exported["ann"]["days_late"] == "1"
+    same = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(course),
+        times_csv=times, progress=False,
+    )  # fmt: skip
+    assert same.retimed == [] and same.graded == 0
+    # without --times the stored times stand: an arrival time never replaces them
+    bare = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(course), progress=False
+    )
+    assert bare.retimed == [] and _shown(out, "ann") == pytest.approx(round(raw * 0.9, 2))
+
+
+def test_an_extension_after_grading_reaches_the_feedback_pages(tmp_path: Path, capsys) -> None:
+    from autograder.commands import batch
+
+    times = _times(tmp_path, "2024-01-12T10:00:00Z")  # ann 2 days late
+    class_dir, course, book, out = _late_class(tmp_path, times)
+    raw = _raw(book, "ann")
+    assert _shown(out, "ann") == pytest.approx(round(raw * 0.8, 2))
+    # the class command with the extension in course.toml rewrites ann's page, no regrade
+    extended = tmp_path / "new.toml"
+    extended.write_text(COURSE + EXTENSION)
+    rerun = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(extended),
+        times_csv=times, progress=False,
+    )  # fmt: skip
+    assert (rerun.graded, rerun.repaired) == (0, 1)
+    assert _shown(out, "ann") == pytest.approx(raw)
+    shown = json.loads((out / "ann" / "results.json").read_text())["extra_data"]["effdl"]
+    assert shown["submission"]["deadline"].startswith("2024-01-12T23:59")
+    # an export with other settings names the pages that do not show its grade, and the
+    # class command with those settings rewrites them
+    withdrawn = tmp_path / "withdrawn.toml"
+    withdrawn.write_text(COURSE)
+    capsys.readouterr()
+    exported = _exported(book, withdrawn)
+    (line,) = [t for t in capsys.readouterr().err.splitlines() if "do not show the grade" in t]
+    assert line.endswith(": ann")  # ben's page shows the exported grade already
+    assert float(exported["ann"]["total"]) == pytest.approx(raw * 0.8)
+    again = batch.grade_class(
+        class_dir, "distributed-sparse", book, out, course_path=str(withdrawn),
+        times_csv=times, progress=False,
+    )  # fmt: skip
+    assert (again.graded, again.repaired) == (0, 1)
+    exported = _exported(book, withdrawn)
+    assert "do not show the grade" not in capsys.readouterr().err
+    for sid in ("ann", "ben"):
+        assert float(exported[sid]["total"]) == _shown(out, sid)

@@ -183,3 +183,61 @@ def test_export_out_that_is_a_file_is_refused(
     assert code == 2
     assert f"--out {taken} is a file; expected a folder" in capsys.readouterr().err
     assert taken.read_text() == "mine"
+
+
+def test_pages_rendered_again_without_course_keep_the_grading_course(tmp_path: Path) -> None:
+    """The gradebook remembers the course file it was graded with: an import or the web page
+    without --course use it (the late policy, each student's own key), and refuse, naming
+    --course, once that file is gone or has changed."""
+    import html
+    import io
+
+    from classkit import solution_folder
+
+    from autograder.commands.batch import grade_class
+    from autograder.commands.exports import export_csv
+    from autograder.commands.serve import ServeError, make_app
+    from autograder.course.settings import Course, load_course
+    from autograder.gradebook import GradebookError
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    solution_folder(class_dir / "zoe")
+    course = tmp_path / "course.toml"
+    text = (
+        '[course]\nname = "t"\nsecret = "a secret for the hand-grading test"\n'
+        "[assignments.distributed-sparse]\ndue = 2024-01-10T23:59:00Z\n"
+        'late_policy = "percent_per_day"\nlate_percent_per_day = 10\n'
+    )
+    course.write_text(text)
+    times = tmp_path / "times.csv"
+    times.write_text("student_id,submitted_at\nzoe,2024-01-11T10:00:00Z\n")  # 1 day late
+    book, out = tmp_path / "gb.sqlite", tmp_path / "out"
+    grade_class(
+        class_dir, ASSIGNMENT, book, out, course_path=str(course), times_csv=times,
+        progress=False,
+    )  # fmt: skip
+    scores = tmp_path / "scores.csv"
+    scores.write_text("student_id,question,points\nzoe,A1,5\n")
+    manual.import_manual(book, ASSIGNMENT, scores)  # no --course
+    (row,) = csv.DictReader(io.StringIO(export_csv(book, ASSIGNMENT, "plain", str(course))))
+    shown = json.loads((out / "zoe" / "results.json").read_text())["score"]
+    assert row["late_multiplier"] == "0.9" and float(row["total"]) == shown
+    assert float(row["manual_points"]) == 5
+    key = manual.own_key(ASSIGNMENT, load_course(course), "zoe")
+    canonical = manual.own_key(ASSIGNMENT, Course(), "zoe").splitlines()
+    own = [line for line in key.splitlines() if line not in canonical]
+    assert own  # her variant's numbers differ from the canonical ones
+    page = make_app(book, ASSIGNMENT).test_client().get("/q/A1/zoe").get_data(as_text=True)
+    assert all(html.escape(line, quote=False) in page for line in own)
+    course.write_text(
+        text + "[assignments.distributed-sparse.extensions]\nzoe = 2024-01-12T23:59:00Z\n"
+    )
+    with pytest.raises(GradebookError, match="changed since.*--course"):
+        manual.import_manual(book, ASSIGNMENT, scores)
+    with pytest.raises(ServeError, match="changed since.*--course"):
+        make_app(book, ASSIGNMENT)
+    course.unlink()
+    with pytest.raises(GradebookError, match="no longer there.*--course"):
+        export_csv(book, ASSIGNMENT)
+    assert json.loads((out / "zoe" / "results.json").read_text())["score"] == shown

@@ -73,3 +73,16 @@ def test_another_students_numbers_are_flagged_without_metadata(
     assert copied.notes[0].startswith("VARIANT MISMATCH")
     assert copied.lost == set()  # the flag is for the staff: the code itself is correct
     assert own.graded and not own.variant_mismatch and own.variant_missing == []
+
+
+def test_a_mismatch_graded_without_the_course_secret_says_so(tmp_path: Path) -> None:
+    """ann's notebook was made with the course secret; graded without it (--course forgotten)
+    she is given the canonical variant, and the flag names the missing secret and how to give
+    it; graded with the secret as someone else, the flag does not blame the secret."""
+    folder = _solution_for("ann", tmp_path / "ann", Course(secret=SECRET))
+    forgot = grade_submission(folder, ASSIGNMENT, Course(), student_id="ann")
+    assert forgot.variant_mismatch and forgot.variant == "canonical"
+    assert forgot.notes[0].startswith("VARIANT MISMATCH")
+    assert "No course secret was given" in forgot.notes[0] and "--course" in forgot.notes[0]
+    other = grade_submission(folder, ASSIGNMENT, Course(secret=SECRET), student_id="bob")
+    assert other.variant_mismatch and "course secret" not in other.notes[0]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import multiprocessing as mp
 import os
 import re
@@ -48,11 +47,12 @@ from autograder.course import late
 from autograder.course.settings import Course, load_course
 from autograder.course.students import RosterError, check_student_id
 from autograder.gradebook import Gradebook, GradebookError, SubmissionRow
+from autograder.gradebook.course_file import course_for, remember
 from autograder.grading.intake import load_submission, student_id_from_path
 from autograder.grading.result import GradeResult
 from autograder.grading.score import score_of
 from autograder.publishing.class_scores import lateness_of
-from autograder.publishing.student import publish
+from autograder.publishing.student import pages_agree, publish
 from autograder.sandbox.cleanup import remove_tree
 
 SUBMISSION_SUFFIXES = (".ipynb", ".zip")
@@ -102,6 +102,17 @@ class BatchSummary:
     writer_seconds: list[float] = field(default_factory=list)  # record + files, per result
     failures: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    retimed: list[str] = field(default_factory=list)  # unchanged, with a new submission time
+    recorded: set[str] = field(default_factory=set)  # the students this run stored a result of
+
+
+@dataclass(frozen=True)
+class Retime:
+    """An unchanged submission whose submission time, from the submission system, is new."""
+
+    row: SubmissionRow
+    submitted: late.SubmittedTime
+    lateness: late.Lateness
 
 
 # ---------------------------------------------------------------------- discovery
@@ -326,28 +337,18 @@ def clean_stale_tmp(out: Path) -> int:
 def repair_outputs(
     book: Gradebook, assignment: str, out: Path, course: Course, warnings: list[str]
 ) -> int:
-    """Rewrite OUT/<student>/ result files that are missing or disagree with the gradebook's
-    current rows (a run killed between its commit and its files, or a new --out). A row
-    whose files cannot be written is named in `warnings`; it never stops the batch."""
+    """Rewrite OUT/<student>/ result files that are missing or are not what the gradebook's
+    current row, its hand-graded scores and the course's settings give now (a run killed
+    between its commit and its files, a new --out, an extension or a late policy changed in
+    course.toml since). A row whose files cannot be written is named in `warnings`; it never
+    stops the batch."""
     repaired = 0
     for row in book.current(assignment).values():
         folder = out / row.student_id
         result = book.result(row.id)
         standing = lateness_of(course, row)
-        results = folder / "results.json"
-        stale = not results.is_file() or not (folder / "feedback.html").is_file()
-        if not stale:
-            try:
-                data = json.loads(results.read_text(encoding="utf-8"))
-                effdl = data["extra_data"]["effdl"]
-                stale = (
-                    effdl.get("content_hash") != result.content_hash
-                    or effdl.get("check_version") != result.check_version
-                    or effdl.get("status") != result.status
-                )
-            except (ValueError, KeyError, TypeError, OSError):
-                stale = True
-        if stale:
+        manual = book.manual_scores_of(assignment, row.student_id)
+        if not pages_agree(result, folder, manual, standing):
             try:
                 write_outputs(book, result, folder, standing)
             except Exception as exc:  # noqa: BLE001 - one student's files, never the batch
@@ -361,6 +362,33 @@ def repair_outputs(
     return repaired
 
 
+def apply_times(book: Gradebook, retimes: list[Retime], out: Path, summary: BatchSummary) -> None:
+    """Store the new submission times of unchanged submissions and write their students'
+    files again: the grade stands, the late policy is applied from the new time."""
+    for retime in retimes:
+        row, submitted = retime.row, retime.submitted
+        book.set_submitted(row.id, submitted.at.isoformat(), submitted.source, retime.lateness.late)
+        summary.retimed.append(row.student_id)
+        try:
+            write_outputs(book, book.result(row.id), out / row.student_id, retime.lateness)
+        except Exception as exc:  # noqa: BLE001 - the time is stored; the next run rewrites
+            text = f"{row.student_id}: its result files could not be written again ({exc})"
+            summary.warnings.append(text[:500])
+
+
+def only_students(entries: list[Entry], students: list[str], class_dir: Path) -> list[Entry]:
+    """The entries of the students named with --student (each must have one)."""
+    wanted = dict.fromkeys(check_student_id(s) for s in students)
+    found = {e.student_id: e for e in entries}
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise BatchError(
+            f"no submission in {class_dir} for --student {', '.join(missing)} "
+            "(or it was left out: see the warnings above it)"
+        )
+    return [found[s] for s in sorted(wanted)]
+
+
 # ---------------------------------------------------------------------- the batch
 def plan(
     entries: list[Entry],
@@ -370,9 +398,13 @@ def plan(
     regrade: bool,
     times_csv: Path | None,
     class_dir: Path,
+    retimes: list[Retime] | None = None,
 ) -> tuple[list[Task], int, list[str]]:
     """Which submissions to grade now (with why and when they came in), how many skip, and
-    warnings (entries left out; arrival times used against a due date)."""
+    warnings (entries left out; arrival times used against a due date). An unchanged
+    submission that the submission system (--times, Gradescope's metadata) now gives another
+    time than the stored one is skipped and added to `retimes`; an arrival time never
+    replaces a stored time (a copy of the folder would move it)."""
     from autograder.grading import suite
 
     version = suite.load(assignment).version
@@ -395,6 +427,10 @@ def plan(
             reason = "the checks changed"
         elif staged_hash(entry.path, assignment, entry.student_id) == row.content_hash:
             skipped += 1
+            if retimes is not None:
+                retime = _new_time(entry, row, settings, csv_times, class_times)
+                if retime is not None:
+                    retimes.append(retime)
             continue
         else:
             reason = "the submission changed"
@@ -416,7 +452,27 @@ def plan(
     return tasks, skipped, warnings
 
 
-Runner = Callable[[list[Task], Gradebook, BatchSummary], None]
+def _new_time(
+    entry: Entry,
+    row: SubmissionRow,
+    settings: Any,
+    csv_times: dict[str, Any] | None,
+    class_times: dict[str, Any],
+) -> Retime | None:
+    """The submission system's time of an unchanged submission, when it is not the stored one."""
+    try:
+        submitted = late.submission_time(entry.path, entry.student_id, csv_times, class_times)
+    except OSError:
+        return None
+    if submitted.source == "arrival":
+        return None
+    if (submitted.at.isoformat(), submitted.source) == (row.submitted_at, row.submitted_source):
+        return None
+    standing = late.lateness(settings, entry.student_id, submitted.at, submitted.source)
+    return Retime(row, submitted, standing)
+
+
+Runner = Callable[[list[Task], Gradebook, BatchSummary, Course], None]
 
 
 def grade_class(
@@ -430,36 +486,47 @@ def grade_class(
     times_csv: Path | None = None,
     progress: bool = True,
     runner: Runner | None = None,
+    students: list[str] | None = None,
 ) -> BatchSummary:
-    """Grade every submission in `class_dir` that needs it; see the module docstring.
-    `runner` grades the planned tasks somewhere else than this module's pool of `workers`
-    (commands/dask_batch.py's); it records them with _store, and the run with recorded_run."""
+    """Grade every submission in `class_dir` that needs it (only those of `students`, when
+    given); see the module docstring. Without `course_path` the course file the gradebook
+    recorded is used (course_file.course_for). `runner` grades the planned tasks somewhere
+    else than this module's pool of `workers` (commands/dask_batch.py's); it records them
+    with _store, and the run with recorded_run."""
     plugin.get(assignment)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
-    course = load_course(course_path)
+    load_course(course_path)  # a bad course file fails before anything is read or made
     started = time.monotonic()
     entries, warnings = discover(class_dir)
+    if students:
+        entries = only_students(entries, students, class_dir)
     summary = BatchSummary(total=len(entries), workers=workers, warnings=warnings)
 
-    def pool(tasks: list[Task], book: Gradebook, summary: BatchSummary) -> None:
+    def pool(tasks: list[Task], book: Gradebook, summary: BatchSummary, course: Course) -> None:
+        path = str(course.path) if course.path is not None else None
         with recorded_run(book, assignment, workers, regrade, summary):
-            _run(tasks, book, assignment, course_path, out, workers, summary, progress)
+            _run(tasks, book, assignment, path, out, workers, summary, progress)
 
-    lock = _lock_gradebook(gradebook)
+    lock = lock_gradebook(gradebook)
     try:
         with Gradebook.open(gradebook) as book, _terminate_as_interrupt():
+            course = course_for(book, assignment, course_path)
+            remember(book, assignment, course)
             clean_stale_tmp(out)
             summary.warnings += sweep_stale_workdirs()
             summary.repaired = repair_outputs(book, assignment, out, course, summary.warnings)
+            retimes: list[Retime] = []
             tasks, summary.skipped, planned = plan(
-                entries, book, assignment, course, regrade, times_csv, class_dir
+                entries, book, assignment, course, regrade, times_csv, class_dir, retimes
             )
             summary.warnings += planned
+            apply_times(book, retimes, out, summary)
             try:
-                (runner or pool)(tasks, book, summary)
+                (runner or pool)(tasks, book, summary, course)
             except KeyboardInterrupt:
-                print(interrupted_message(summary, len(tasks)), file=sys.stderr, flush=True)
+                message = interrupted_message(summary, tasks, regrade)
+                print(message, file=sys.stderr, flush=True)
                 raise
     finally:
         lock.close()
@@ -500,18 +567,32 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def interrupted_message(summary: BatchSummary, planned: int) -> str:
-    """What an interrupted batch did, and how to go on."""
+def interrupted_message(summary: BatchSummary, tasks: list[Task], regrade: bool = False) -> str:
+    """What an interrupted batch did, and how to go on. A rerun skips what is unchanged,
+    which after a --regrade is everyone (their grades were kept): the ones left are named,
+    to regrade with --student."""
     recorded = summary.graded + summary.failed
-    return (
+    planned = len(tasks)
+    head = (
         f"interrupted: {recorded} of the {planned} submissions to grade were recorded "
         f"({summary.graded} graded, {summary.failed} could not be graded); the gradebook "
-        "holds whole results only. Run the same command again to grade the other "
-        f"{planned - recorded}: what was recorded is skipped."
+        "holds whole results only. "
+    )
+    if not regrade:
+        return head + (
+            f"Run the same command again to grade the other {planned - recorded}: "
+            "what was recorded is skipped."
+        )
+    left = [t.entry.student_id for t in tasks if t.entry.student_id not in summary.recorded]
+    options = " ".join(f"--student {sid}" for sid in left)
+    return head + (
+        f"The other {len(left)} keep their previous grade. Rerunning the same command would "
+        "regrade everyone again, and one without --regrade skips them all (they are "
+        f"unchanged): to regrade only those left, add to the command: {options}"
     )
 
 
-def _lock_gradebook(path: Path) -> Any:
+def lock_gradebook(path: Path) -> Any:
     """An exclusive lock beside the gradebook: one batch writes into it at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (held for the run)
@@ -736,6 +817,7 @@ def _store_now(
     except Exception as exc:  # the row is stored; the next run rewrites missing files
         summary.warnings.append(f"{sid}: its result files could not be written ({exc})"[:500])
     summary.writer_seconds.append(time.perf_counter() - writing)
+    summary.recorded.add(sid)
     if result.graded:
         summary.graded += 1
         summary.timings.append(dict(result.timings))
@@ -776,8 +858,17 @@ def format_summary(summary: BatchSummary, gradebook: Path, out: Path) -> str:
         f"(skipped), {summary.failed} could not be graded; {summary.seconds:.0f} s with "
         f"{summary.workers} worker(s){where}"
     )
+    if summary.retimed:
+        names = ", ".join(summary.retimed[:20]) + (" ..." if len(summary.retimed) > 20 else "")
+        lines.append(
+            f"{len(summary.retimed)} submission times updated ({names}): their grades stand, "
+            "their pages were written again with the late policy at the new times"
+        )
     if summary.repaired:
-        lines.append(f"rewrote {summary.repaired} result file(s) that were missing or stale")
+        lines.append(
+            f"rewrote {summary.repaired} student(s)' result files that were missing or stale "
+            "(not what the gradebook and the course settings give now)"
+        )
     for sid, error in sorted(summary.failures.items()):
         lines.append(f"  {sid}: {error.splitlines()[0] if error else 'failed'}")
     lines.append(f"gradebook: {gradebook}")

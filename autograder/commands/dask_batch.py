@@ -327,14 +327,15 @@ def grade_class(
     course_path: str | None = None,
     times_csv: Path | None = None,
     progress: bool = True,
+    students: list[str] | None = None,
 ) -> BatchSummary:
     """commands/batch.py's grade_class, with the submissions graded on the Dask cluster
     `scheduler` names (local:N, an address or a scheduler file)."""
     parse_scheduler(scheduler)  # a malformed option fails before anything is read or made
     _require_distributed()
-    course = load_course(course_path)
+    load_course(course_path)
 
-    def on_dask(tasks: list[Task], book: Gradebook, summary: BatchSummary) -> None:
+    def on_dask(tasks: list[Task], book: Gradebook, summary: BatchSummary, course: Course) -> None:
         run(tasks, book, assignment, course, out, scheduler, regrade, summary, progress)
 
     return batch.grade_class(
@@ -347,6 +348,7 @@ def grade_class(
         times_csv=times_csv,
         progress=progress,
         runner=on_dask,
+        students=students,
     )
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder import plugin
-from autograder.course.settings import load_course
 from autograder.gradebook import Gradebook
+from autograder.gradebook.course_file import course_for
 from autograder.publishing.class_scores import StudentScore, class_scores
 from autograder.publishing.feedback import problem_order
 from autograder.publishing.files import write_new
+from autograder.publishing.student import pages_agree
 
 FORMATS = ("plain", "canvas", "sakai")
 
@@ -54,9 +55,10 @@ def export_csv(
     plugin.get(assignment)
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    course = load_course(course_path)
     with Gradebook.open(gradebook, create=False) as book:
+        course = course_for(book, assignment, course_path)
         students = class_scores(book, assignment, course)
+    warn_of_stale_pages(students)
     failed = [s.student_id for s in students if not s.result.graded]
     if failed:
         print(
@@ -96,6 +98,30 @@ def export_csv(
                 comment = f"late {s.lateness.days_late} day(s): {s.lateness.reason}"
             writer.writerow([s.student_id, s.person.name or s.student_id, total, comment])
     return buffer.getvalue()
+
+
+def warn_of_stale_pages(students: list[StudentScore]) -> list[str]:
+    """Name, in a warning on standard error, every exported student whose results.json and
+    feedback.html (where the gradebook says they are) do not show what this export does (a
+    course.toml changed since grading: an extension, a late policy; hand-graded scores put in
+    by hand). An export only reads: the class command with the same --course rewrites those
+    pages (without a regrade). Returns the students named."""
+    stale = [
+        s.student_id
+        for s in students
+        if s.row.out_dir
+        and Path(s.row.out_dir).is_dir()
+        and not pages_agree(s.result, Path(s.row.out_dir), s.manual, s.lateness)
+    ]
+    if stale:
+        print(
+            f"warning: the feedback pages of {len(stale)} student(s) do not show the grade "
+            "exported here (the course settings changed since they were written, or they "
+            "were written with another course file); run `effdl grade --class ...` again with "
+            "this --course to rewrite them, no regrade needed: " + ", ".join(stale),
+            file=sys.stderr,
+        )
+    return stale
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -33,6 +33,7 @@ from autograder import plugin
 from autograder.cells import cell_text
 from autograder.course.settings import Course
 from autograder.gradebook import Gradebook
+from autograder.gradebook.course_file import given_or_recorded, remember
 from autograder.grading.intake import SubmissionError, load_submission
 from autograder.grading.questions import (
     PLACEHOLDER,
@@ -188,6 +189,7 @@ def export_manual(
     with Gradebook.open(gradebook, create=False) as book:
         current = book.current(assignment)
         recorded = book.manual_scores(assignment)
+        course = given_or_recorded(book, assignment, course) if current else course
     if not current:
         raise ManualError(f"{gradebook} has no submissions of {assignment}")
     images_dir = out / "images"
@@ -349,10 +351,11 @@ def read_scores_csv(
 def import_manual(
     gradebook: Path, assignment: str, path: Path, course: Course | None = None
 ) -> list[str]:
-    """Store the scores of a filled-in CSV and render the affected feedback pages again."""
-    course = course or Course()
+    """Store the scores of a filled-in CSV and render the affected feedback pages again, with
+    `course`, else the course file the gradebook was graded with (course_file.course_for)."""
     with Gradebook.open(gradebook, create=False) as book:
         current = book.current(assignment)
+        course = given_or_recorded(book, assignment, course)
         scores, blank = read_scores_csv(path, assignment, set(current))
         added, changed, unchanged = book.set_manual_scores(assignment, scores, str(path))
         rendered = 0
@@ -366,6 +369,8 @@ def import_manual(
                     lateness_of(course, row),
                 )
                 rendered += 1
+        if rendered:
+            remember(book, assignment, course)
     return [
         f"imported {len(scores)} scores: {added} new, {changed} changed (the old ones are kept "
         f"as history), {unchanged} unchanged; {blank} rows without points were left out",

@@ -44,7 +44,8 @@ from autograder.commands.manual import (
     read_notebook,
 )
 from autograder.course.settings import Course
-from autograder.gradebook import Gradebook, ScoreConflict
+from autograder.gradebook import Gradebook, GradebookError, ScoreConflict
+from autograder.gradebook.course_file import given_or_recorded, remember
 from autograder.grading.questions import Question, QuestionsError, questions
 from autograder.grading.score import ManualScore
 from autograder.publishing.class_scores import lateness_of
@@ -102,7 +103,6 @@ def make_app(
 ) -> Flask:
     """The Flask application; `token`, when given, is required on every request."""
     manifest = plugin.get(assignment)
-    course = course or Course()
     try:
         qs = questions(assignment)
     except QuestionsError as exc:
@@ -112,6 +112,10 @@ def make_app(
     with Gradebook.open(gradebook, create=False) as book:
         if not book.current(assignment):
             raise ServeError(f"{gradebook} has no submissions of {assignment}")
+        try:
+            course = given_or_recorded(book, assignment, course)
+        except GradebookError as exc:
+            raise ServeError(str(exc)) from None
     by_key = {q.key: q for q in qs}
     form_secret = secrets.token_bytes(32)
     app = Flask("effdl-manual")
@@ -271,6 +275,7 @@ def make_app(
                         b.manual_scores_of(assignment, student),
                         lateness_of(course, row),
                     )
+                    remember(b, assignment, course)
         except ScoreConflict as exc:
             message = f"Not saved: {exc}. The page now shows the saved score; reload and decide."
             return grade_page(q, student, message, 409)

@@ -11,6 +11,9 @@ Tables (schema version in `PRAGMA user_version`):
   manual_scores  hand-graded scores with comments; an import supersedes the previous score
                  of a question (`is_current`), it never deletes it
   runs           one row per batch run: when, how many graded, skipped and failed
+  course_files   per assignment, the course.toml its students' pages were last rendered with
+                 (its path, NULL for none, and a fingerprint of its settings), so that a
+                 command run later without --course renders them with the same settings
 """
 
 from __future__ import annotations
@@ -102,6 +105,17 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         [
             "ALTER TABLE students ADD COLUMN name TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE students ADD COLUMN email TEXT NOT NULL DEFAULT ''",
+        ],
+    ),
+    (
+        "the course file each assignment's pages were rendered with",
+        [
+            """CREATE TABLE course_files (
+                assignment TEXT PRIMARY KEY,
+                path TEXT,
+                fingerprint TEXT NOT NULL,
+                recorded_at TEXT NOT NULL
+            )""",
         ],
     ),
 ]

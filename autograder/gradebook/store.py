@@ -240,6 +240,36 @@ class Gradebook:
                 "UPDATE submissions SET out_dir = ? WHERE id = ?", (out_dir, submission_id)
             )
 
+    def set_submitted(
+        self, submission_id: int, submitted_at: str, submitted_source: str, late: bool
+    ) -> None:
+        """A new submission time for a stored submission (the submission system's time came
+        after it was graded): its grade stands, the late policy is applied from this time."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE submissions SET submitted_at = ?, submitted_source = ?, late = ? "
+                "WHERE id = ?",
+                (submitted_at, submitted_source, int(late), submission_id),
+            )
+
+    def course_file(self, assignment: str) -> tuple[str | None, str] | None:
+        """(path or None, fingerprint) of the course file the assignment's pages were last
+        rendered with; None when the gradebook does not know (graded before it recorded it)."""
+        row = self.conn.execute(
+            "SELECT path, fingerprint FROM course_files WHERE assignment = ?", (assignment,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def set_course_file(self, assignment: str, path: str | None, fingerprint: str) -> None:
+        """Remember the course file (None: none) the assignment's pages are rendered with."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO course_files (assignment, path, fingerprint, recorded_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(assignment) DO UPDATE SET path = excluded.path, "
+                "fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at",
+                (assignment, path, fingerprint, now()),
+            )
+
     def _insert_submission(self, conn: sqlite3.Connection, **values: Any) -> int:
         student, assignment = values["student_id"], values["assignment"]
         conn.execute(

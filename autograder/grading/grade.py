@@ -261,7 +261,8 @@ def _grade(
         result.notes.insert(
             0,
             f"VARIANT MISMATCH: this notebook carries variant {result.variant_claimed!r}, but "
-            f"student {result.student_id!r} was given variant {result.variant!r}.",
+            f"student {result.student_id!r} was given variant {result.variant!r}."
+            + (NO_SECRET_HINT if course.secret is None else ""),
         )
     elif result.variant_missing:
         shown = "; ".join(
@@ -274,6 +275,13 @@ def _grade(
             "it may have been made for someone else.",
         )
     return result
+
+
+NO_SECRET_HINT = (
+    " No course secret was given to the grader, which is the likely cause (every student is "
+    "then given the canonical variant): grade with --course course.toml (its [course] secret "
+    "made the students' notebooks) or set EFFDL_COURSE."
+)
 
 
 def _variant_missing(sub: Submission, manifest: plugin.Manifest, variant: dict) -> list[str]:

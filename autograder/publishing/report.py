@@ -23,6 +23,7 @@ from typing import Any
 from autograder import plugin
 from autograder.course.settings import Course, load_course
 from autograder.gradebook import Gradebook, now
+from autograder.gradebook.course_file import course_for
 from autograder.publishing.class_scores import StudentScore, class_scores
 from autograder.publishing.class_warnings import class_warnings
 from autograder.publishing.files import write_atomic
@@ -218,9 +219,9 @@ def write_report(
 ) -> Path:
     """Write OUT/report.html from the gradebook; returns its path."""
     plugin.get(assignment)
-    course = load_course(course_path)
+    load_course(course_path)  # a bad course file is named before the gradebook is opened
     with Gradebook.open(gradebook, create=False) as book:
-        html = build_report(book, assignment, course)
+        html = build_report(book, assignment, course_for(book, assignment, course_path))
     page = out / "report.html"
     write_atomic(page, html)
     return page

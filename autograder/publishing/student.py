@@ -6,6 +6,7 @@ hand-grading import) calls `publish`, so both files always show the same numbers
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from autograder.grading.questions import Question, QuestionsError, questions
 from autograder.grading.result import GradeResult, bounded
 from autograder.grading.score import ManualScore, Score, score_of
 from autograder.publishing.feedback import write_feedback
-from autograder.publishing.results_json import write_results
+from autograder.publishing.results_json import results_dict, write_results
 
 
 def hand_graded_questions(assignment: str) -> tuple[Question, ...]:
@@ -64,3 +65,26 @@ def publish(
     write_results(result, score, folder / "results.json", rows, lateness)
     write_feedback(result, score, folder / "feedback.html", rows, lateness)
     return score
+
+
+def pages_agree(
+    result: GradeResult,
+    folder: Path,
+    manual: Sequence[ManualScore] = (),
+    lateness: Lateness | None = None,
+) -> bool:
+    """Whether folder/results.json and feedback.html are what `publish` would write now (the
+    total, the late outcome, the hand-graded scores, everything in results.json); a missing
+    or unreadable file disagrees. feedback.html is written with results.json, from the same
+    score, so results.json stands for both."""
+    if not (folder / "feedback.html").is_file():
+        return False
+    try:
+        shown = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    bounded(result)
+    qs = hand_graded_questions(result.assignment)
+    score = score_of(result, manual, qs, lateness)
+    expected = results_dict(result, score, manual_rows(qs, manual), lateness)
+    return bool(shown == json.loads(json.dumps(expected)))
