@@ -685,6 +685,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "error feedback on, several steps: the dropped mass must come back",
     ),
+    "topk_hook_floor_k": (
+        "c4.topk_hook",
+        ["c4.topk.three"],
+        "each",
+        "22 entries at ratio 0.2: k = ceil(4.4) = 5, a floor sends 4",
+    ),
     "topk_hook_signed": (
         "c4.topk_hook",
         TOPK_HOOK,

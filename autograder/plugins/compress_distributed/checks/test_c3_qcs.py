@@ -336,6 +336,15 @@ def _ista_mistakes(y, Phi, lam, steps, x0, step) -> list[Mistake]:
     return out
 
 
+def _same(case: Case, want: np.ndarray) -> bool:
+    """Whether the case's value is readable and within the ISTA check's tolerance of want."""
+    try:
+        got = case.value
+    except CheckFailure:
+        return False
+    return bool(np.allclose(got, want, rtol=1e-5, atol=1e-7))
+
+
 def _ista_step(kw: dict) -> float | None:
     return kw.get("step", None if "L" not in kw else 1 / kw["L"])
 
@@ -429,6 +438,11 @@ def test_ista(sub: Sub) -> None:
                 + ("a result" if result.status == "ok" else f"{result.status} ({result.error})")
                 + "."
             )
+        if "L" in kw and _same(case, ref.ista(y, Phi, lam, steps=kw["steps"])):
+            # The statement has L be lipschitz_constant(Phi) "when the caller has it": a
+            # function that computes it itself, ignoring the larger bound given here, is
+            # right too (held-out student pass of round 13).
+            return
         assert_close(
             case.value,
             ref.ista(y, Phi, lam, **kw),

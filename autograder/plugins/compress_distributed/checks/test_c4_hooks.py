@@ -55,8 +55,8 @@ from .laws import (
 
 RTOL, ATOL = 1e-5, 1e-6
 CALL_SECONDS = GROUP_SECONDS + 15  # the group's own deadline comes first
-TOPK_PROBE_SHAPE = (4, 3, 20)  # steps, ranks, entries
-TOPK_PROBE_RATIO = 0.2  # k = 4 of 20
+TOPK_PROBE_SHAPE = (4, 3, 22)  # steps, ranks, entries
+TOPK_PROBE_RATIO = 0.2  # k = ceil(4.4) = 5 of 22: a k of floor(ratio n) sends 4
 CUT_GAP = 0.002  # the smallest gap at the top-k cut of a drawn probe (3-decimal entries)
 TERN_STEPS, TERN_AGAIN = 400, 50
 TERN_WIDE_STEPS, TERN_WIDE_N = 40, 128  # the birthday test's steps and entries per rank
@@ -237,7 +237,7 @@ def topk_usable(G: np.ndarray, ratio: float) -> bool:
 
 
 def draw_topk_probe(rng: np.random.Generator) -> np.ndarray:
-    """(4, 3, 20) gradients in [-2, 2] (3 decimals) that are topk_usable."""
+    """(4, 3, 22) gradients in [-2, 2] (3 decimals) that are topk_usable."""
     while True:
         G = np.round(rng.uniform(-2.0, 2.0, size=TOPK_PROBE_SHAPE), 3)
         if topk_usable(G, TOPK_PROBE_RATIO):
