@@ -528,6 +528,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "the shared weights after the update: left unchanged",
     ),
+    "hogwild_reads_every_coordinate": (
+        "c5.sgd_update",
+        ["c5.update.reads"],
+        "each",
+        "NaN outside idx during the call: a read of them makes w[idx] NaN",
+    ),
     "hogwild_wrong_sign": (
         "c5.sgd_update",
         UPDATES,

@@ -5,7 +5,8 @@ pages hold no coordinate of the sample are read-only: an update that writes ever
 (w -= lr * dense gradient) faults there, which is the concurrent overwriting that costs
 Hogwild its lost updates. The values are compared with effdl's update on the same inputs,
 drawn for each submission (from its seed): weights, 1 to 50 coordinates in one page, values,
-labels and learning rates.
+labels and learning rates. In one more case the weights outside idx are NaN during the
+call, so that an update which reads them (a dense w @ x) comes out NaN.
 
 Conventions accepted: the update written with numpy fancy indexing, np.subtract.at, a loop,
 or a torch view of the shared weights; returning None or w itself (the update in place is
@@ -54,16 +55,11 @@ UPDATE_RETURNS = Dict(
 def sgd_update_calls(variant: dict, seed: int) -> list[Call]:
     rng = np.random.default_rng(seed)
     sizes = (int(rng.integers(5, 16)), 1, int(rng.integers(30, 51)))
+    cases = [(f"c5.update.{i}", _case(rng, nnz)) for i, nnz in enumerate(sizes)]
+    cases.append(("c5.update.reads", {**_case(rng, int(rng.integers(5, 16))), "poison": True}))
     return [
-        Call(
-            f"c5.update.{i}",
-            "sgd_update",
-            kwargs=_case(rng, nnz),
-            mode="sgd_update",
-            timeout=15,
-            returns=UPDATE_RETURNS,
-        )
-        for i, nnz in enumerate(sizes)
+        Call(name, "sgd_update", kwargs=kw, mode="sgd_update", timeout=15, returns=UPDATE_RETURNS)
+        for name, kw in cases
     ]
 
 
@@ -99,6 +95,14 @@ def test_sgd_update(sub: Sub) -> None:
             )
         got = out["w"]
         w0 = spec["w"]
+        if spec.get("poison") and not np.all(np.isfinite(got[idx])):
+            raise CheckFailure(
+                f"{what} read coordinates outside idx: in this case every weight outside the "
+                "sample's coordinates was NaN during the call, and w[idx] came out NaN. A "
+                "Hogwild update must read and write only w[idx] (the margin is y * val @ "
+                "w[idx]); a dense product w @ x reads every coordinate, which the other "
+                "processes are writing at the same time."
+            )
         want = w0.copy()
         ref.sgd_update(want, idx, val, y, lr)
         if np.array_equal(got, w0):

@@ -166,7 +166,8 @@ def _protect_except(buffer: mmap.mmap, keep: set[int], page: int) -> None:
 
 def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """fn(w, idx, val, y, lr) in a child process, on shared weights whose pages that hold no
-    coordinate of idx are read-only. Returns {"w": the weights after, "faulted": whether the
+    coordinate of idx are read-only (and, with spec["poison"], whose coordinates outside idx
+    are NaN during the call: an update that reads them comes out NaN). Returns {"w": the weights after, "faulted": whether the
     child died of a memory fault (it wrote a read-only coordinate), "error": its exception,
     "returned_none": whether it returned None}."""
     w0 = np.array(spec["w"], dtype=np.float64)
@@ -177,6 +178,10 @@ def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     buffer = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
     w = np.frombuffer(buffer, dtype=np.float64, count=w0.size)
     w[:] = w0
+    outside = np.ones(w0.size, dtype=bool)
+    outside[idx] = False
+    if spec.get("poison"):  # a read outside idx (a dense dot product) turns the update to NaN
+        w[outside] = np.nan
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -213,6 +218,9 @@ def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             message += os.read(read_fd, 1024)
         os.close(read_fd)
+    if spec.get("poison"):  # the poison nothing wrote over goes back to the given weights
+        back = outside & np.isnan(w)
+        w[back] = w0[back]
     faulted = status is not None and os.WIFSIGNALED(status)
     faulted = faulted and os.WTERMSIG(status) in (signal.SIGSEGV, signal.SIGBUS)
     text = message.decode("utf-8", "replace")
