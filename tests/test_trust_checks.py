@@ -296,3 +296,18 @@ def test_the_pooled_bias_test_keeps_its_false_fail_bound_and_sees_a_shared_bias(
     halfway = np.where((p > 0) & (p < 1), p + 0.2 * (0.5 - p), p)
     found = pooled_bias(rng.random((200, 400)) < halfway, p, 1e-7)
     assert found is not None and (found["lo"], found["hi"]) != (0.0, 1.0)
+
+
+def test_identical_draws_are_blamed_on_no_randomness_not_on_a_shared_uniform() -> None:
+    """Rounding to the nearest level gives the same draw every time; those draws are also
+    'nested' (the likeliest outcomes happen), so they were once blamed on one random number
+    shared by the entries (a held-out student's QSGD, round 13)."""
+    from autograder.plugins.compress_distributed.checks.laws import repeat_problems
+
+    p = np.linspace(0.3, 0.7, 80)
+    same = np.tile(p >= 0.5, (200, 1)).astype(float)
+    (problem,) = repeat_problems(same, p, 1e-8, "q(v)")
+    assert "nothing is drawn at random" in problem and "shared" not in problem
+    shared = (np.random.default_rng(1).random((200, 1)) < p).astype(float)
+    (problem,) = repeat_problems(shared, p, 1e-8, "q(v)")
+    assert "nothing is drawn at random" not in problem

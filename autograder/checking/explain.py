@@ -14,8 +14,10 @@ def explain_result(func: str, result: CallResult) -> str:
     status, error = result.status, result.error
     if status == "missing":
         return (
-            f"`{func}` is not defined in your submission: keep its name and signature, and "
-            "keep its cell (tagged 'answer') in the notebook."
+            f"`{func}` is not defined in your submission: keep its name and signature where "
+            "the assignment puts it (its answer cell, or the file beside the notebook it "
+            "belongs in), and see the notes at the top: a cell or file that could not be run "
+            "(a syntax error, a file not submitted) defines nothing."
         )
     if status == "error" and error.startswith("NotImplementedError"):
         return f"`{func}` is not implemented yet (it raised NotImplementedError)."
@@ -27,9 +29,9 @@ def explain_result(func: str, result: CallResult) -> str:
     if status == "not_reproducible":
         return (
             f"`{func}` returned different values when called twice with the same inputs and "
-            "the same seed, so its grade would change from one grading to the next. Use the "
-            "generator it is given (or the global ones, which the grader seeds), never "
-            "os.urandom, the clock or a fresh unseeded generator."
+            "the same seed, so its grade would change from one grading to the next. Draw "
+            "from the generator it is given, never os.urandom, the clock or a fresh unseeded "
+            "generator."
         )
     if status == "changed_inputs":
         what = error.partition(": ")[2] or error

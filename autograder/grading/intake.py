@@ -346,7 +346,7 @@ def _parse(raw: bytes, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str
         return [], {}, "the file is not a notebook (it has no list of cells)"
     cells = []
     chars = 0
-    for index, cell in enumerate(data["cells"]):
+    for index, cell in enumerate(data["cells"], start=1):  # as a reader counts them
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell_text(cell)

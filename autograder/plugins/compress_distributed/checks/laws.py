@@ -184,7 +184,10 @@ def repeat_problems(hits: np.ndarray, p: np.ndarray, delta: float, what: str) ->
         f"have some identical pair with probability < {max(bound, 1e-300):.0e} (false-fail "
         f"probability < {delta:.1g}). Likely cause: "
         + (
-            shared_uniform(p[free])[0]
+            "every draw is the same: nothing is drawn at random (a rounding, or a rule that "
+            "ignores the random numbers)."
+            if np.all(hits[:, free] == hits[:1, free])
+            else shared_uniform(p[free])[0]
             if nested(hits[:, free], p[free])
             else "an earlier result kept and returned again; draw fresh random numbers "
             "from rng at every call."
