@@ -165,11 +165,19 @@ def _class_errors() -> tuple[type[Exception], ...]:
     )
 
 
-def _store_roster(roster: Path, gradebook: Path, class_dir: Path) -> None:
-    """Keep the roster's names and emails in the gradebook; say who has no submission."""
+def _store_roster(
+    roster: Path,
+    gradebook: Path,
+    class_dir: Path,
+    assignment: str = "",
+    course_path: str | None = None,
+) -> None:
+    """Keep the roster's names and emails in the gradebook; say who has no submission, and
+    which extensions name no student of the roster (a typo in an id)."""
     from autograder.commands.batch import discover
     from autograder.course.students import RosterError, read_people
     from autograder.gradebook import Gradebook
+    from autograder.grading.intake import student_id_from_path
 
     try:
         people = read_people(roster)
@@ -181,10 +189,26 @@ def _store_roster(roster: Path, gradebook: Path, class_dir: Path) -> None:
     print(f"roster: {len(people)} students ({added} new, {updated} updated) in {gradebook}")
     ids = {p.student_id for p in people}
     submitted = {e.student_id for e in entries}
-    if ids - submitted:
-        print(f"warning: no submission from {', '.join(sorted(ids - submitted)[:20])}")
+    # a student whose two entries were both left out did hand something in (said above)
+    named = submitted | {
+        student_id_from_path(p) for p in class_dir.iterdir() if not p.name.startswith((".", "_"))
+    }
+    if ids - named:
+        print(f"warning: no submission from {', '.join(sorted(ids - named)[:20])}")
     if submitted - ids:
         print(f"warning: not on the roster: {', '.join(sorted(submitted - ids)[:20])}")
+    if course_path is not None:
+        from autograder.course.settings import CourseError, load_course
+
+        try:
+            extended = set(load_course(Path(course_path)).settings(assignment).extensions)
+        except CourseError:  # the batch itself says what is wrong with the file
+            extended = set()
+        if extended - ids:
+            print(
+                "warning: course.toml grants extensions to students not on the roster: "
+                + ", ".join(sorted(extended - ids)[:20])
+            )
 
 
 def _cmd_grade_class(args: argparse.Namespace) -> int:
@@ -202,7 +226,13 @@ def _cmd_grade_class(args: argparse.Namespace) -> int:
     _check_class_out(Path(args.class_dir), out_folder(args.out))
     _check_course_points(args.course, args.assignment)
     if args.roster:
-        _store_roster(Path(args.roster), Path(args.gradebook), Path(args.class_dir))
+        _store_roster(
+            Path(args.roster),
+            Path(args.gradebook),
+            Path(args.class_dir),
+            args.assignment,
+            args.course or os.environ.get("EFFDL_COURSE"),
+        )
     common = dict(
         regrade=args.regrade,
         course_path=args.course,

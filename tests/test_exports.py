@@ -264,6 +264,25 @@ def test_the_roster_names_students_in_the_lms_exports(tmp_path: Path) -> None:
     assert {r["Student ID"]: r["Student Name"] for r in sakai} == {"ann": "Ann Lee", "zed": "zed"}
     plain = {r["student_id"]: r for r in _rows(exports.export_csv(gradebook, ASSIGNMENT))}
     assert (plain["ann"]["name"], plain["ann"]["email"]) == ("Ann Lee", "ann@x.edu")
+    # cid's two entries are both left out (with a warning of their own): cid did hand
+    # something in; an extension for an id on no roster is a typo worth a word
+    shutil.copytree(class_dir / "ann", class_dir / "cid")
+    (class_dir / "cid.zip").write_bytes(b"PK")
+    roster.write_text(roster.read_text() + "cid,Cid,Ro,\n")
+    course = tmp_path / "course.toml"
+    course.write_text(
+        f"[assignments.{ASSIGNMENT}]\ndue = 2026-11-06T23:59:00-05:00\n"
+        f"[assignments.{ASSIGNMENT}.extensions]\nnobdy = 2026-11-08T23:59:00-05:00\n"
+    )
+    proc = subprocess.run(
+        [*cmd, "--roster", str(roster), "--course", str(course)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no submission from bo\n" in proc.stdout and "these entries all name" in proc.stdout
+    assert "extensions to students not on the roster: nobdy" in proc.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("student_id,email\nann,not-an-address\n")
     proc = subprocess.run([*cmd, "--roster", str(bad)], capture_output=True, text=True, cwd=ROOT)
