@@ -311,3 +311,22 @@ def test_identical_draws_are_blamed_on_no_randomness_not_on_a_shared_uniform() -
     shared = (np.random.default_rng(1).random((200, 1)) < p).astype(float)
     (problem,) = repeat_problems(shared, p, 1e-8, "q(v)")
     assert "nothing is drawn at random" not in problem
+
+
+def test_parts_that_doing_nothing_also_passes_earn_only_beside_real_work() -> None:
+    """credit_parts(vacuous=...): a part whose right answer an idle function gives too (an
+    all-zero input) earns its share only when another part passes."""
+    from autograder.checking.credit import credit_parts
+
+    def check(part: str) -> None:
+        if part != "ok":
+            raise CheckFailure(f"{part} is wrong")
+
+    zero = lambda part: part == "zero"  # noqa: E731
+    with pytest.raises(Partial) as idle:
+        credit_parts(["zero", "a", "b"], lambda p: check("ok" if p == "zero" else p), vacuous=zero)
+    assert idle.value.fraction == 0 and "doing nothing gives too" in str(idle.value)
+    with pytest.raises(Partial) as some:
+        credit_parts(["zero", "ok", "b"], lambda p: check("ok" if p == "zero" else p), vacuous=zero)
+    assert abs(some.value.fraction - 2 / 3) < 1e-12
+    credit_parts(["zero", "ok"], lambda p: check("ok"), vacuous=zero)  # all right: passes

@@ -16,26 +16,42 @@ def credit_parts(
     check_part: Callable[[T], object],
     weights: Sequence[float] | None = None,
     separator: str = "\n\n",
+    vacuous: Callable[[T], bool] | None = None,
 ) -> None:
     """Run check_part on every part; pass when none fails, else Partial with the share of
     the parts that passed (equal shares unless `weights`, which should sum to 1) and every
     failing part's message, each once (five cases of an unimplemented function say so once). A part fails by raising CheckFailure (or Partial, which costs
-    that part's share scaled by what it missed)."""
+    that part's share scaled by what it missed).
+
+    `vacuous(part)` marks parts whose right answer doing nothing gives too (a zero input
+    whose quantization is zero, an argument handed back): they earn their share only when
+    some other part passes as well, so a function that does nothing earns nothing."""
     parts = list(parts)
     shares = list(weights) if weights is not None else [1 / len(parts)] * len(parts)
     if len(shares) != len(parts):
         raise ValueError(f"{len(parts)} parts but {len(shares)} weights")
-    earned, problems = 0.0, []
+    earned, problems, real, hollow = 0.0, [], False, 0.0
     for part, share in zip(parts, shares, strict=True):
         try:
             check_part(part)
         except Partial as partial:
             earned += share * partial.fraction
             problems.append(str(partial))
+            real = real or (vacuous is not None and not vacuous(part) and partial.fraction > 0)
         except CheckFailure as failure:
             problems.append(str(failure) or "check failed")
         else:
             earned += share
+            if vacuous is not None and vacuous(part):
+                hollow += share
+            else:
+                real = True
+    if hollow and not real:
+        earned -= hollow
+        problems.append(
+            "The cases it got right (such as an input of zeros) are ones whose answer doing "
+            "nothing gives too: they count only beside a case that needs the real work."
+        )
     if problems:
         raise Partial(earned, separator.join(distinct(problems)))
 

@@ -183,7 +183,7 @@ def test_uniform_quantize(sub: Sub) -> None:
             mistakes=_quant_mistakes(y, bits, R),
         )
 
-    credit_parts(sub.cases(), one)
+    credit_parts(sub.cases(), one, vacuous=lambda case: case.id == "c3.quant.zero")
 
 
 def _measure_mistakes(g: np.ndarray, Phi: np.ndarray, bits: int) -> list[Mistake]:
