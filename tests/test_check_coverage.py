@@ -474,6 +474,24 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
 # A mutant's name is unique within its assignment only (terngrad_reuses_draws is in A and
 # C): compress-distributed's rows are a table of their own.
 TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
+    "qsgd_rounds_up_slightly_more": (
+        "c2.qsgd",
+        ["c2.qsgd.wide"],
+        "each",
+        "80,000 rounding-ups of a wide v: a bias of 0.02 shared by all",
+    ),
+    "quantize_range_after_clipping": (
+        "c3.uniform_quantize",
+        ["c3.quant.roomy"],
+        "each",
+        "a given R above max |y|: the end levels are -R and R",
+    ),
+    "terngrad_probability_not_capped": (
+        "c2.terngrad",
+        ["c2.tern.small_s"],
+        "each",
+        "a given s below max |g|: the probability min(|g_j| / s, 1) caps at 1",
+    ),
     "clip_elementwise": (
         "c2.clip_by_norm",
         ["c2.clip.0"],

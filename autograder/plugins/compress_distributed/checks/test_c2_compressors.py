@@ -24,7 +24,7 @@ from autograder.checking.compare import Mistake, as_array, assert_close, fmt
 from autograder.checking.credit import credit_parts, distinct
 from autograder.checking.returns import Array, Number, OneOf, Tuple
 from autograder.checking.spec import Call, Rng, check
-from autograder.checking.stats import hoeffding_radius
+from autograder.checking.stats import coincidence_probability, hoeffding_radius
 from autograder.checking.sub import Case, Sub
 from autograder.checking.trajectory import selections, tie_tol
 from autograder.checking.verdict import CheckFailure
@@ -58,6 +58,8 @@ QSGD_SEEDS = {
 }
 TERN_SEEDS = {"a": (31, 731), "again": (31, 732), "other": (33, 731), "given_s": (32, 733)}
 TERN_SEEDS["wide"] = (34, 734)
+TERN_SEEDS["small_s"] = (35, 735)
+SMALL_S_DRAWS = 400  # draws at a given s below max |g|, where min(|g_j| / s, 1) caps at 1
 
 
 def _g(variant: dict) -> np.ndarray:
@@ -231,7 +233,8 @@ def test_topk_compress(sub: Sub) -> None:
             vals, g[idx], rtol=RTOL, atol=ATOL, what=f"{what}: values g[indices]", mistakes=mistakes
         )
 
-    credit_parts(sub.cases(), one)
+    # ratio 1 keeps every entry, which a function sending everything does for any ratio
+    credit_parts(sub.cases(), one, vacuous=lambda case: case.id == "c2.topk.all")
 
 
 def draw_untopk(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
@@ -464,14 +467,19 @@ def draw_qsgd_v1(rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_qsgd_wide(rng: np.random.Generator, s: int) -> np.ndarray:
-    """At least 64 entries of either sign, each rounding up with probability s |v_i| /
-    ||v|| in [0.25, 0.75] (so every level is 0 or 1 of ||v|| / s): two independent draws
-    agree on all of them with probability below 0.625^64 < 1e-13 (the birthday test)."""
-    d = max(64, int(np.ceil(s * s / 0.21)))
+    """400 entries of either sign, each rounding up with probability r_i - floor(r_i) in
+    [0.02, 0.98] (r_i = s |v_i| / ||v||): two independent draws agree on all of them with
+    probability below 1e-30 (the birthday test), and 200 draws are 80,000 outcomes, which the
+    pooled test needs to see a bias of 0.02 shared by the entries."""
     while True:
-        r = rng.uniform(0.3, 0.6, size=d)
+        r = rng.uniform(0.3, 0.6, size=400)
         r *= s / np.linalg.norm(r)
-        if np.all((r >= 0.25) & (r <= 0.75)):
+        frac = r - np.floor(r)
+        pairs = WIDE_DRAWS * (WIDE_DRAWS - 1) / 2
+        if (
+            np.all((frac >= 0.02) & (frac <= 0.98))
+            and pairs * coincidence_probability(frac) < 1e-20
+        ):
             return _signed(rng, np.round(r, 6))
 
 
@@ -515,7 +523,8 @@ def _qsgd_levels(draws: np.ndarray, v: np.ndarray, s: int, scale: float) -> np.n
 
 
 def _qsgd_law(draws: np.ndarray, v: np.ndarray, s: int, delta: float, what: str) -> list[str]:
-    """Value set, marginals (the probability of rounding up), independence, variance bound."""
+    """Value set, marginals (the probability of rounding up) and their pooled sums,
+    independence, variance bound: four tests at delta / 4 each."""
     norm = float(np.linalg.norm(v))
     r = s * np.abs(v) / norm
     low = np.floor(r)
@@ -539,7 +548,8 @@ def _qsgd_law(draws: np.ndarray, v: np.ndarray, s: int, delta: float, what: str)
     up = np.isclose(np.abs(draws) / unit, low + 1, rtol=0, atol=1e-6).astype(float)
     p = r - low
     labels = [f"rounding entry [{i}] up" for i in range(v.size)]
-    problems = marginal_problems(up, p, delta / 3, labels, what)
+    problems = marginal_problems(up, p, delta / 4, labels, what)
+    problems = problems or pooled_problems(up, p, delta / 4, what, "rounded up")
     if problems:
         mean = draws.mean(axis=0)
         worst = int(np.argmax(np.abs(mean - v)))
@@ -553,16 +563,16 @@ def _qsgd_law(draws: np.ndarray, v: np.ndarray, s: int, delta: float, what: str)
                 "level); QSGD rounds up at random, with probability r_i - l_i, which is what "
                 "makes it unbiased."
             )
-        elif follows(up, np.where(v != 0, 1 - p, 0.0), delta / 3):
+        elif follows(up, np.where(v != 0, 1 - p, 0.0), delta / 4):
             problems[0] += (
                 " Likely cause: the probability is inverted (each entry rounds up with "
                 "probability 1 - (r_i - l_i), as the frequencies show)."
             )
         return problems
-    problems += pair_problems(up, p, delta / 3, labels, what, cause=shared_uniform(p))
+    problems += pair_problems(up, p, delta / 4, labels, what, cause=shared_uniform(p))
     sq = np.sum((draws - v) ** 2, axis=1)
     bound = ref.qsgd_variance_bound(v.size, s) * norm**2
-    eps = hoeffding_radius(sq.size, v.size * unit**2, delta / 3)
+    eps = hoeffding_radius(sq.size, v.size * unit**2, delta / 4)
     if sq.mean() > bound + eps:
         problems.append(
             f"{what}: E||Q(v) - v||^2 must be at most min(n/s^2, sqrt(n)/s) ||v||^2 = "
@@ -630,12 +640,15 @@ def test_qsgd(sub: Sub) -> None:
         if not np.all(got == 0):
             raise CheckFailure(f"qsgd_quantize of a zero vector must be zeros, got {fmt(got)}.")
 
-    _state_first(state, [laws, column, zeros], weights=[0.55, 0.3, 0.15])
+    _state_first(
+        state, [laws, column, zeros], weights=[0.55, 0.3, 0.15], vacuous=lambda p: p is zeros
+    )
 
 
-def _state_first(state, parts, weights) -> None:
+def _state_first(state, parts, weights, vacuous=None) -> None:
     """Drawing from the given generator earns nothing by itself (wrong rules can do it
-    too), but draws that do not come from it fail the whole check, whatever their laws."""
+    too), but draws that do not come from it fail the whole check, whatever their laws;
+    `vacuous(part)` marks parts an idle function passes too (credit_parts)."""
     try:
         state(None)
     except CheckFailure as failure:
@@ -646,7 +659,9 @@ def _state_first(state, parts, weights) -> None:
             except CheckFailure as other:
                 found.append(str(other))
         raise CheckFailure("\n".join(distinct(found))) from None
-    credit_parts([part for part in parts], lambda part: part(None), weights=weights)
+    credit_parts(
+        [part for part in parts], lambda part: part(None), weights=weights, vacuous=vacuous
+    )
 
 
 # --------------------------------------------------------------------------- TernGrad
@@ -696,6 +711,7 @@ def terngrad_calls(variant: dict, seed: int) -> list[Call]:
         call("other", (g,), AGAIN),
         call("given_s", (g, s), TERN_DRAWS),
         call("wide", (wide,), WIDE_DRAWS),
+        call("small_s", (g, round(0.6 * float(np.max(np.abs(g))), 2)), SMALL_S_DRAWS),
     ]
 
 
@@ -733,7 +749,7 @@ def _tern_law(kept: np.ndarray, g: np.ndarray, s: float, delta: float, what: str
     calls=terngrad_calls,
 )
 def test_terngrad(sub: Sub) -> None:
-    a, again, other, given_s, wide = sub.cases()
+    a, again, other, given_s, wide, small = sub.cases()
     g = a.args[0]
     top = float(np.max(np.abs(g)))
     s = float(given_s.args[1])
@@ -763,6 +779,17 @@ def test_terngrad(sub: Sub) -> None:
 
     def given(_: object) -> None:
         draws = np.stack(given_s.value)
-        _raise(_tern_law(_tern_kept(draws, g, s, what_s), g, s, FALSE_FAIL / 2, what_s))
+        found = _tern_law(_tern_kept(draws, g, s, what_s), g, s, FALSE_FAIL / 4, what_s)
+        # a given s below max |g|: the probability min(|g_j| / s, 1) caps at 1 there
+        s_small = float(small.args[1])
+        what_small = f"terngrad({fmt(g)}, s={s_small:g})"
+        error = small.result.error if small.result.status == "error" else ""
+        if "ValueError" in error and any(w in error for w in ("p > 1", "probabilit")):
+            raise CheckFailure(
+                f"{what_small} raised {error[:200]}\n  Likely cause: the keep-probability "
+                "was not capped: with s below max |g_j| it is min(|g_j| / s, 1)."
+            )
+        kept = _tern_kept(np.stack(small.value), g, s_small, what_small)
+        _raise(found + _tern_law(kept, g, s_small, FALSE_FAIL / 4, what_small))
 
     _state_first(state, [own_s, given], weights=[0.5, 0.5])

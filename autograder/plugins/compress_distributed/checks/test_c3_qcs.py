@@ -108,6 +108,15 @@ def _quant_mistakes(y: np.ndarray, bits: int, R: float | None) -> list[Mistake]:
                 lambda: with_range(float(np.max(y))),
             ),
         )
+    elif float(np.max(np.abs(y))) < R:
+        out.insert(
+            0,
+            Mistake(
+                f"the given R = {R:g} was used only to clip, and the levels were spread over "
+                "max |y_i| instead; with R given, the levels span [-R, R].",
+                lambda: with_range(float(np.max(np.abs(np.clip(y, -R, R))))),
+            ),
+        )
     return out
 
 
@@ -117,28 +126,30 @@ def _negative_extreme(y: np.ndarray) -> bool:
     return bool(np.sum(np.abs(y) == top) == 1 and y[np.argmax(np.abs(y))] < 0 and y.max() > 0)
 
 
-def draw_quant_probe(rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """7 entries (2 decimals) with a negative extreme and none near a midpoint, and a
-    clipping R below max |y|: every catalogued mistake differs on each case of the probe."""
+def draw_quant_probe(rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """7 entries (2 decimals) with a negative extreme and none near a midpoint, a clipping R
+    below max |y| and a roomy R above it (the levels then span [-R, R], wider than the
+    values): every catalogued mistake differs on each case of the probe."""
     while True:
         y = np.round(rng.uniform(-3.2, 3.2, 7), 2)
         if not _negative_extreme(y):
             continue
         top = float(np.abs(y).max())
         R = round(top * float(rng.uniform(0.45, 0.75)), 1)
-        cases = [(bits, None) for _, bits in QUANT_BITS] + [(3, R)]
+        roomy = round(top * float(rng.uniform(1.2, 1.6)), 1)
+        cases = [(bits, None) for _, bits in QUANT_BITS] + [(3, R), (2, roomy)]
         if all(
             not _near_midpoint(y, b, top if r is None else r)
             and _differs(ref.uniform_quantize(y, b, r), _quant_mistakes(y, b, r))
             for b, r in cases
         ):
-            return y, R
+            return y, R, roomy
 
 
 def quantize_calls(variant: dict, seed: int) -> list[Call]:
     q = variant["c3"]["quantize"]
     y = np.array(q["y"], dtype=np.float64)
-    probe, R = draw_quant_probe(np.random.default_rng(seed))
+    probe, R, roomy = draw_quant_probe(np.random.default_rng(seed))
 
     def call(name: str, values: np.ndarray, bits: int, kw: dict | None = None) -> Call:
         return Call(
@@ -153,6 +164,7 @@ def quantize_calls(variant: dict, seed: int) -> list[Call]:
         call("own", y, int(q["bits"])),
         *(call(name, probe, bits) for name, bits in QUANT_BITS),
         call("clipped", probe, 3, {"R": R}),
+        call("roomy", probe, 2, {"R": roomy}),
         call("column", y.reshape(-1, 1), 2),
         call("zero", np.zeros(4), 3),
     ]

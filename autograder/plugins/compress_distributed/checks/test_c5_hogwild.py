@@ -127,6 +127,11 @@ def test_sgd_update(sub: Sub) -> None:
                 lambda: _moved(w0, idx, lr * y * val),
             ),
         ]
+        # rounding grows with the operands (w0 and the step), not with the result, which is
+        # small where the step nearly cancels w0: a float32 sigmoid is right too
+        scale = np.abs(w0) + np.abs(want - w0)
+        if np.all(np.abs(got - want) <= 1e-8 + 1e-6 * scale):
+            return
         assert_close(
             got, want, rtol=1e-6, atol=1e-8, what=f"{what}: w after the update", mistakes=mistakes
         )
