@@ -460,6 +460,8 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     ),
     "ste_inverted_zero_mask": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
     "ste_not_scaled_back": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
+    "ste_overwrites_weight": ("b4.ste_forward", ["b4.ste.asym3"], "each", "w read after forward"),
+    "ste_returns_float64": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a float32 w"),
     "ste_symmetric_wrong_levels": ("b4.ste_symmetric", ["b4.ste.sym3"], "each", "bit 3"),
     "ste_wrong_bit_width": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
     "ste_range_with_zeros_restored": (
