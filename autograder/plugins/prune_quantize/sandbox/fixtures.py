@@ -185,11 +185,14 @@ def run_global_prune(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_finetune(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """fn(net, loader, criterion, optimizer, prune=True) for one epoch; the weights after."""
+    """fn(net, loader, criterion, optimizer, prune=spec["prune"]) for one epoch (prune=True
+    unless the spec says otherwise); the weights after."""
     import torch
 
     net, loader, opt = finetune_setup(torch, spec)
-    returned = fn(net, loader, torch.nn.CrossEntropyLoss(), opt, prune=True)
+    returned = fn(
+        net, loader, torch.nn.CrossEntropyLoss(), opt, prune=bool(spec.get("prune", True))
+    )
     return {"weights": weights_of(net), "returned": returned}
 
 
