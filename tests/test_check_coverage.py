@@ -392,6 +392,18 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     "finetune_two_epochs": ("b3.finetune_trains", ["b3.finetune"], "each", "one epoch"),
     "finetune_returns_batch_sum": ("b3.finetune_trains", ["b3.finetune"], "each", "4 batches"),
     "finetune_returns_nothing": ("b3.finetune_trains", ["b3.finetune"], "each", "the return"),
+    "finetune_ignores_prune_flag": (
+        "b3.finetune_trains",
+        ["b3.finetune.no_mask"],
+        "each",
+        "prune=False on a pruned net: the pruned weights must train",
+    ),
+    "global_prune_nonzero_fraction": (
+        "b3.global_prune",
+        ["b3.global.pruned.60"],
+        "each",
+        "a net 40% pruned before: q% of the nonzeros is far more",
+    ),
     "global_prune_every_parameter": (
         "b3.global_prune",
         ["b3.global.60"],
@@ -460,6 +472,8 @@ TABLE: dict[str, tuple[str, list[str], str, str]] = {
     ),
     "ste_inverted_zero_mask": ("b4.ste_zeros", ["b4.ste.zeros3"], "each", "a sparse tensor"),
     "ste_not_scaled_back": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
+    "ste_overwrites_weight": ("b4.ste_forward", ["b4.ste.asym3"], "each", "w read after forward"),
+    "ste_returns_float64": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a float32 w"),
     "ste_symmetric_wrong_levels": ("b4.ste_symmetric", ["b4.ste.sym3"], "each", "bit 3"),
     "ste_wrong_bit_width": ("b4.ste_forward", ["b4.ste.asym3"], "each", "a dense tensor"),
     "ste_range_with_zeros_restored": (

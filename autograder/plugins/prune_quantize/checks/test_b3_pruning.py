@@ -12,10 +12,12 @@ percentile of that layer's |w|", q in percent, of ALL the layer's weights):
   max(2, 0.5%) of them, or a tie group at the boundary that straddles q percent is zeroed
   or kept as a whole (or split, within that slack);
 - weights that are already zero count among the weights (they sit at the bottom of the
-  ranking); pruning q percent of the nonzero weights instead is a mistake;
+  ranking); pruning q percent of the nonzero weights instead is a mistake, per layer and in
+  global pruning (which also runs on a net already pruned, as iterative pruning calls it);
 - in place (the layer's weight changes); returning the layer as well is fine;
 - torch.nn.utils.prune, masks kept in a helper, or plain assignment;
 - finetuning: the mask re-applied after every optimizer step, or gradients masked as well;
+  with prune=False (B3(d)) no mask at all, so that pruned weights may grow back;
   its return value the epoch's mean training loss per sample, in any number type (the check's
   batches are of one size, so the mean of the batch losses is that mean too).
 """
@@ -113,8 +115,11 @@ FT_SPEC = {
 }
 
 
-def _pruning_problem(before: np.ndarray, after: np.ndarray, q: float, what: str) -> str:
-    """'' when `after` is `before` with about q percent of its smallest |w| set to zero.
+def _pruning_problem(
+    before: np.ndarray, after: np.ndarray, q: float, what: str, whole: str = "the layer's weights"
+) -> str:
+    """'' when `after` is `before` with about q percent of its smallest |w| set to zero
+    (`whole` names what `before` holds, for the feedback).
 
     The law: weights are only ever kept or zeroed; every zero is at most as large in |w| as
     every kept weight; and the count of zeros (the weights that were zero already included)
@@ -147,7 +152,7 @@ def _pruning_problem(before: np.ndarray, after: np.ndarray, q: float, what: str)
         return ""
     lines = [
         f"{what}: expected about {want:.1f} of {n} weights ({q:g}%) to be zero: those with "
-        f"the smallest |w|, below the {q:g}th percentile of |w| over all the layer's weights.",
+        f"the smallest |w|, below the {q:g}th percentile of |w| over all {whole}.",
         f"  got {count} zeros ({100 * count / n:.2f}%).",
     ]
     if not order_ok:
@@ -155,13 +160,15 @@ def _pruning_problem(before: np.ndarray, after: np.ndarray, q: float, what: str)
             f"  A weight with |w| = {biggest_cut:.6g} was zeroed while one with "
             f"|w| = {smallest_kept:.6g} was kept: prune the smallest magnitudes."
         )
-    cause = _pruning_cause(b, zeros, q, count, slack)
+    cause = _pruning_cause(b, zeros, q, count, slack, whole)
     if cause:
         lines.append(f"  Likely cause: {cause}")
     return "\n".join(lines)
 
 
-def _pruning_cause(b: np.ndarray, zeros: np.ndarray, q: float, count: int, slack: float) -> str:
+def _pruning_cause(
+    b: np.ndarray, zeros: np.ndarray, q: float, count: int, slack: float, whole: str
+) -> str:
     """The catalogued mistake whose zero set (or count) the result matches, else ''."""
     mag = np.abs(b)
     already = b == 0
@@ -177,8 +184,8 @@ def _pruning_cause(b: np.ndarray, zeros: np.ndarray, q: float, count: int, slack
         return "the percentile of the signed weights was used; rank by |w|."
     if already.any() and same(already | (mag < np.percentile(mag[~already], q))):
         return (
-            f"{q:g}% of the nonzero weights were pruned; q is a percentage of all the "
-            "layer's weights, zeros included (the percentile of |w| over the whole layer)."
+            f"{q:g}% of the nonzero weights were pruned; q is a percentage of all {whole}, "
+            "zeros included (the percentile of |w| over all of them, those already zero too)."
         )
     if count and np.all(zeros[:count]) and not np.all(zeros[np.argsort(mag)[:count]]):
         return "the first weights by index were pruned, not the smallest |w|."
@@ -248,15 +255,18 @@ def _net_returns(weights: dict[str, np.ndarray], others: bool) -> Dict:
 
 
 def global_prune_calls(variant: dict, seed: int) -> list[Call]:
-    weights = _net_weights(seed)
+    """Global pruning of a dense net and of one already 40% pruned (every counted layer; as
+    in iterative pruning, B3(e)), where q percent of the nonzero weights is far more."""
+    dense, pruned = _net_weights(seed), _net_weights(seed + 1, pruned=0.4)
     return [
         Call(
-            "b3.global.60",
+            call_id,
             "global_prune_by_percentage",
             kwargs={"weights": weights, "q": GLOBAL_Q},
             mode="global_prune",
             returns=_net_returns(weights, others=True),
         )
+        for call_id, weights in (("b3.global.60", dense), ("b3.global.pruned.60", pruned))
     ]
 
 
@@ -269,9 +279,15 @@ def global_prune_calls(variant: dict, seed: int) -> list[Call]:
     calls=global_prune_calls,
 )
 def test_global_prune(sub: Sub) -> None:
-    (case,) = sub.cases()
+    credit_parts(sub.cases(), functools.partial(_global_case, sub))
+
+
+def _global_case(sub: Sub, case: Case) -> None:
     start = case.kwargs["weights"]  # what the net held before the call
-    what = f"global_prune_by_percentage(net, q={GLOBAL_Q:g})"
+    pre_pruned = case.id != "b3.global.60"
+    what = f"global_prune_by_percentage(net, q={GLOBAL_Q:g})" + (
+        " on a net whose counted layers were already about 40% pruned" if pre_pruned else ""
+    )
     out = case.value
     after = out["weights"]
     counted = [n for n in start if "id_mapping" not in n]
@@ -304,7 +320,7 @@ def test_global_prune(sub: Sub) -> None:
     before = np.concatenate([start[n].reshape(-1) for n in counted])
     now = np.concatenate([after[n].reshape(-1) for n in counted])
     threshold = float(np.percentile(np.abs(before).astype(np.float64), GLOBAL_Q))
-    problem = _pruning_problem(before, now, GLOBAL_Q, what)
+    problem = _pruning_problem(before, now, GLOBAL_Q, what, "the counted layers' weights")
     if problem:
         per_layer = all(not _pruning_problem(start[n], after[n], GLOBAL_Q, n) for n in counted)
         if per_layer:
@@ -322,6 +338,8 @@ def test_global_prune(sub: Sub) -> None:
                 "them out of it, too."
             )
         raise CheckFailure(problem)
+    if pre_pruned:
+        return
     sparsity = {n: float(np.mean(after[n] == 0)) for n in counted}
     sub.add_plot(
         "B3(e)",
@@ -397,19 +415,23 @@ class _Returned(Spec):
 
 
 def finetune_calls(variant: dict) -> list[Call]:
-    """One epoch of finetuning, read by both finetuning checks."""
+    """One epoch of finetuning with prune=True, read by both finetuning checks, and the same
+    epoch with prune=False (iterative pruning before its last step, B3(d)), read by the
+    training check: nothing may be masked then."""
+    returns = Dict(
+        {**_net_returns(FT_WEIGHTS, others=False).fields, "returned": _Returned()},
+        optional=frozenset({"returned"}),
+    )
     return [
         Call(
-            "b3.finetune",
+            call_id,
             "finetune_after_prune",
             mode="finetune",
             timeout=60,
-            kwargs=FT_SPEC,
-            returns=Dict(
-                {**_net_returns(FT_WEIGHTS, others=False).fields, "returned": _Returned()},
-                optional=frozenset({"returned"}),
-            ),
+            kwargs={**FT_SPEC, "prune": prune},
+            returns=returns,
         )
+        for call_id, prune in (("b3.finetune", True), ("b3.finetune.no_mask", False))
     ]
 
 
@@ -422,7 +444,7 @@ def finetune_calls(variant: dict) -> list[Call]:
     calls=finetune_calls,
 )
 def test_finetune_zeros(sub: Sub) -> None:
-    (case,) = sub.cases()
+    case = sub.case("b3.finetune")
     weights = case.value["weights"]
     what = "finetune_after_prune(net, trainloader, criterion, optimizer, prune=True)"
     # Zeros that stay zero prove the mask only in a layer that trained: a function that
@@ -481,7 +503,42 @@ def _worst_relative(got: dict, expected: dict, names=None) -> tuple[str, float]:
     calls=finetune_calls,
 )
 def test_finetune_trains(sub: Sub) -> None:
-    (case,) = sub.cases()
+    def part(case: Case) -> None:
+        if case.id == "b3.finetune":
+            _masked_epoch(case)
+        else:
+            _unmasked_epoch(case)
+
+    cases = [sub.case("b3.finetune"), sub.case("b3.finetune.no_mask")]
+    credit_parts(cases, part, weights=(1 - NO_MASK_SHARE, NO_MASK_SHARE))
+
+
+NO_MASK_SHARE = 0.25  # of the training check: the prune=False epoch
+
+
+def _unmasked_epoch(case: Case) -> None:
+    """With prune=False the epoch is plain SGD: the pruned weights train (and grow back)."""
+    got = case.value["weights"]
+    what = "finetune_after_prune(net, trainloader, criterion, optimizer, prune=False)"
+    name, err = _worst_relative(got, _reference_finetune(False))
+    if err <= 1e-2:
+        return
+    if _worst_relative(got, _reference_finetune(True))[1] <= 1e-2:
+        raise CheckFailure(
+            f"{what}: the pruned weights were kept at zero, but with prune=False nothing is "
+            "masked: iterative pruning (B3(d)) finetunes with prune=False until its last "
+            "pruning step so that pruned weights may grow back.\n  Likely cause: the mask is "
+            "applied whatever `prune` says; capture and re-apply it only when prune is true."
+        )
+    raise CheckFailure(
+        f"{what}: after one epoch the weights differ from the reference's one epoch of SGD "
+        f"without any mask (worst relative error {err:.3g} in {name}, allowed 1e-2)."
+    )
+
+
+def _masked_epoch(case: Case) -> None:
+    """The prune=True epoch: one epoch of SGD (masked, or not: that is the zeros check's),
+    and its mean training loss per sample."""
     got = case.value["weights"]
     what = "finetune_after_prune"
     # The masked and the unmasked epoch are both "one epoch of SGD": whether the mask holds

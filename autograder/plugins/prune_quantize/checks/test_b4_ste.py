@@ -9,7 +9,9 @@ clipped gradient (hardtanh's STE) differs.
 Conventions accepted (from the problem text): float32 or float64 arithmetic; round half
 up, down or to even at an exact half-way value; the zero mask from `w != 0` or `w == 0`
 inverted the right way; backward returning (grad, None, None) or (grad, None) plus None
-for symmetric when it is given. Code the course's starter gives (the `bit is None` and
+for symmetric when it is given. Not accepted, whatever the values: a forward that writes into
+w (the full-precision weight the STE's update is applied to), or whose result is not of w's
+dtype (FP_Conv's F.conv2d then fails); either costs half of the forward check. Code the course's starter gives (the `bit is None` and
 `bit == 0` branches) earns nothing by itself: the guard check's points come from the cases
 a student writes (all weights equal, all zero), and the given branches must still work.
 """
@@ -24,7 +26,7 @@ from autograder.checking.credit import credit_parts
 from autograder.checking.returns import Array, Dict, Optional, Text
 from autograder.checking.spec import Call, check
 from autograder.checking.sub import Case, Sub
-from autograder.checking.verdict import CheckFailure
+from autograder.checking.verdict import CheckFailure, Partial
 from effdl.quant import quantize
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -94,7 +96,7 @@ def ste_calls(variant: dict, seed: int) -> list[Call]:
     out = []
     for name, (w, up) in cases.items():
         bit, sym = (3, False) if name in BACKWARD else GROUPS[name][:2]
-        fields = {"forward": Array(w.shape)}
+        fields = {"forward": Array(w.shape), "w_after": Array(w.shape), "dtype": Text()}
         if up is not None:
             fields |= {"grad": Optional(Array(w.shape)), "backward_error": Text()}
         out.append(
@@ -261,7 +263,82 @@ def _score(sub: Sub, group: str) -> None:
     calls=ste_calls,
 )
 def test_forward(sub: Sub) -> None:
-    _score(sub, "asym")
+    try:
+        _score(sub, "asym")
+        earned, problems = 1.0, []
+    except Partial as partial:
+        earned, problems = partial.fraction, [str(partial)]
+    contract = _contract_problems(sub)
+    if contract:
+        earned *= 1 - CONTRACT_SHARE
+        problems += contract
+    if problems:
+        raise Partial(earned, "\n\n".join(problems))
+
+
+CONTRACT_SHARE = 0.5  # of what the forward's values earned
+
+
+def _contract_problems(sub: Sub) -> list[str]:
+    """What the forward broke besides its values, over every STE case: w must be as it was
+    after the forward (it is the full-precision weight, which the update is applied to), and
+    the result a tensor of w's dtype. Each kind of breach is told once, for its first case."""
+    changed, retyped = [], []
+    for name in [*GROUPS, *BACKWARD]:
+        case = sub.case(f"b4.ste.{name}")
+        try:
+            out = case.value
+        except CheckFailure:  # the values' checks explain a call that gave nothing
+            continue
+        w = case.kwargs["w"]
+        if not np.array_equal(out["w_after"], w):
+            changed.append((case, out))
+        if out["dtype"] != "torch.float32":
+            retyped.append((case, out))
+    problems = []
+    if changed:
+        case, out = changed[0]
+        w, after = case.kwargs["w"], out["w_after"]
+        n = int(np.sum(after != w))
+        overwritten = np.allclose(after, out["forward"], rtol=0, atol=0, equal_nan=True)
+        problems.append(
+            f"{_call_text(case)}: w itself changed during the forward pass ({n} of {w.size} "
+            f"entries; {len(changed)} of {len(GROUPS) + len(BACKWARD)} cases). The forward must "
+            "return a new tensor and leave w as it was: w is the full-precision weight, which "
+            "the STE's update is applied to; overwriting it rounds away every update smaller "
+            "than a level step."
+            + (
+                "\n  Likely cause: the quantized values were written into w (w.copy_(...), "
+                "w.data = ..., or an in-place operation on w)."
+                if overwritten
+                else ""
+            )
+        )
+    if retyped:
+        case, out = retyped[0]
+        dtype = out["dtype"]
+        if dtype.startswith("torch."):
+            got = f"a {dtype} tensor"
+        else:
+            got = f"a {dtype}, not a tensor"
+        problems.append(
+            f"{_call_text(case)}: the forward returned {got} for a torch.float32 w "
+            f"({len(retyped)} of {len(GROUPS) + len(BACKWARD)} cases): the result must have "
+            "w's dtype and shape (FP_Conv and FP_Linear pass it to F.conv2d / F.linear beside "
+            "float32 inputs, which fails for any other dtype)."
+            + (
+                "\n  Likely cause: the quantization was computed in float64 and not converted "
+                "back (.to(w.dtype))."
+                if dtype == "torch.float64"
+                else ""
+            )
+        )
+    return problems
+
+
+def _call_text(case: Case) -> str:
+    w, bit, sym = case.kwargs["w"], case.kwargs["bit"], case.kwargs["symmetric"]
+    return f"STE.apply(w, bit={bit}, symmetric={sym}) on a {w.shape} tensor"
 
 
 @check(

@@ -133,13 +133,19 @@ def finetune_setup(torch: Any, spec: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def run_ste(ste: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """STE.apply(w, bit, symmetric) on a fixed tensor; with an upstream gradient, backward."""
+    """STE.apply(w, bit, symmetric) on a fixed tensor; with an upstream gradient, backward.
+
+    Also what w holds right after the forward (the STE must leave the full-precision weight
+    as it was) and the dtype of the forward's result (w's own, float32, is the one asked for).
+    """
     import torch
 
     w = torch.tensor(spec["w"], dtype=torch.float32, requires_grad=True)
     result: dict[str, Any] = {}
     wq = ste.apply(w, spec["bit"], spec.get("symmetric", False))
     result["forward"] = wq
+    result["w_after"] = w.detach().clone()
+    result["dtype"] = str(wq.dtype) if isinstance(wq, torch.Tensor) else type(wq).__name__
     if spec.get("upstream") is not None:
         upstream = torch.tensor(spec["upstream"], dtype=torch.float32)
         try:
@@ -179,11 +185,14 @@ def run_global_prune(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_finetune(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """fn(net, loader, criterion, optimizer, prune=True) for one epoch; the weights after."""
+    """fn(net, loader, criterion, optimizer, prune=spec["prune"]) for one epoch (prune=True
+    unless the spec says otherwise); the weights after."""
     import torch
 
     net, loader, opt = finetune_setup(torch, spec)
-    returned = fn(net, loader, torch.nn.CrossEntropyLoss(), opt, prune=True)
+    returned = fn(
+        net, loader, torch.nn.CrossEntropyLoss(), opt, prune=bool(spec.get("prune", True))
+    )
     return {"weights": weights_of(net), "returned": returned}
 
 
