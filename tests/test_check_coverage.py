@@ -522,6 +522,13 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "the fp16 hook's bytes per step: 4 n counted instead of 2 n",
     ),
+    "hogwild_writes_band": (
+        "c5.sgd_update",
+        ["c5.update.2", "c5.update.reads"],
+        "each",
+        "idx over two pages, a read-only one between; signalling NaNs outside idx: the "
+        "stretch min(idx)..max(idx) is written",
+    ),
     "hogwild_returns_copy": (
         "c5.sgd_update",
         UPDATES,
