@@ -631,6 +631,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "every run's bytes per step: 4 + n, not 4 + ceil(n / 4)",
     ),
+    "terngrad_hook_keeps_slightly_more": (
+        "c4.terngrad_hook",
+        ["c4.tern.wide"],
+        "each",
+        "76,200 random keeps of the wide run, pooled with runs a and b: a bias of 0.05 shared",
+    ),
     "terngrad_hook_global_rng": (
         "c4.terngrad_hook",
         TERN_HOOK,
