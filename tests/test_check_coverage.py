@@ -522,6 +522,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "the fp16 hook's bytes per step: 4 n counted instead of 2 n",
     ),
+    "fp16_hook_reduces_float32": (
+        "c4.counted_hooks",
+        ["c4.count.fp16"],
+        "each",
+        "3-decimal gradients whose float32 means are not float16 numbers: no fp16 result",
+    ),
     "hogwild_writes_band": (
         "c5.sgd_update",
         ["c5.update.2", "c5.update.reads"],

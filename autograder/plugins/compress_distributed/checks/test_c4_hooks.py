@@ -4,10 +4,12 @@ Each call runs the student's hook in a group of 2 or 3 processes inside the sand
 fixture sandbox/process_group.py): DDP hands the hook fixed per-rank gradients, and what
 comes back is the gradient every rank ended with after each step and the bytes the hook
 counted. Top-k is compared with effdl's simulation of the same hook (float32); TernGrad by
-its laws, decoded from the averages, and by its use of state.generator (the same seed
-repeats the codes although torch's global generator was seeded otherwise; another seed,
-torch's generator seeded the same, changes them); the counting hooks by the average and
-the payload of their encodings.
+its laws, decoded from the averages (each entry's keep-frequency, pairs of entries, and a
+bias shared by all entries, pooled over ~94,000 keeps), and by its use of state.generator
+(the same seed repeats the codes although torch's global generator was seeded otherwise;
+another seed, torch's generator seeded the same, changes them); the counting hooks by the
+average and the payload of their encodings, and the fp16 hook's average by being a float16
+result (the exact float32 mean of 3-decimal gradients almost never is).
 
 The hidden gradients are drawn for each submission (from its seed), keeping what the checks
 rely on: for top-k no near-tie at the cut (by |p|, and by signed p for the mistake a cause is
@@ -19,7 +21,8 @@ steps with probability above 1 - 1e-12.
 
 Conventions accepted: the hook may compute in float32 or float64, gather values and
 indices in one message or two, keep residuals per parameter or per bucket, and draw its
-codes in any way from state.generator.
+codes in any way from state.generator; the fp16 hook may divide by the world size before
+the float16 all-reduce or after it (in float16, float32 or float64).
 
 The gradients are private inputs of the calls (Call.private): rank r's process only ever
 holds G[:, r], so a hook learns the other ranks' gradients only by communicating. None of
@@ -590,6 +593,46 @@ def counted_calls(variant: dict, seed: int) -> list[Call]:
     ]
 
 
+def fp16_possible(x: np.ndarray, world: int) -> np.ndarray:
+    """Which float32 entries x an all-reduce in float16 can give among `world` ranks: a
+    float16 number (the ranks' float16 terms, divided by the world size before or after,
+    summed in float16), or a float16 sum S divided by the world size in float32 (or float64,
+    or times 1/world): within 2 float32 ulps of S / world, S the float16 nearest world x."""
+    x = np.asarray(x, dtype=np.float32)
+    half = x.astype(np.float16).astype(np.float32) == x
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = (x.astype(np.float64) * world).astype(np.float16).astype(np.float64)
+        after = np.abs(s / world - x) <= 2 * np.spacing(np.abs(x))
+    return half | (np.isfinite(s) & after)
+
+
+def _fp16_made(got: np.ndarray, want: np.ndarray, world: int, what: str) -> None:
+    """Raise unless every entry of got (steps, n) is one fp16_possible: the average of an
+    all-reduce in float16 is a float16 result, never the exact float32 mean (whose entries,
+    of 3-decimal gradients, are almost never float16 numbers)."""
+    ok = fp16_possible(got, world)
+    if ok.all():
+        return
+    t, j = (int(v) for v in np.argwhere(~ok)[0])
+    x = float(np.float32(got[t, j]))
+    near = float(np.float16(x))
+    exact = np.all(close_mask(got, want, RTOL, ATOL))
+    raise CheckFailure(
+        f"{what}: after step {t + 1} entry [{j}] is {x:.9g}, which is not a float16 result "
+        f"(the nearest float16 number is {near:.9g}, and {world} x {x:.9g} is no float16 "
+        f"sum either; {int((~ok).sum())} of {ok.size} entries are not). The hook must "
+        "all-reduce float16 values (bucket.buffer().to(torch.float16), or torch's "
+        "fp16_compress_hook), so that every rank's average is what float16 arithmetic gives."
+        + (
+            "\n  Likely cause: the all-reduce ran in float32 (the average is the exact float32 "
+            "mean: torch's allreduce_hook, or the float32 buffer itself), while 2 bytes per "
+            "entry were counted."
+            if exact
+            else ""
+        )
+    )
+
+
 @check(
     "c4.counted_hooks",
     points=4,
@@ -624,6 +667,8 @@ def test_counted_hooks(sub: Sub) -> None:
                 ),
             ],
         )
+        if fp16:
+            _fp16_made(run["averaged"][:, 0], want, world, what)
         per = 2 * n if fp16 else 4 * n
         got = run["bytes"]
         if not np.all(got == per):
