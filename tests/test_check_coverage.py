@@ -554,6 +554,19 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         "each",
         "the fp16 hook's bytes per step: 4 n counted instead of 2 n",
     ),
+    "fp16_hook_reduces_float32": (
+        "c4.counted_hooks",
+        ["c4.count.fp16"],
+        "each",
+        "3-decimal gradients whose float32 means are not float16 numbers: no fp16 result",
+    ),
+    "hogwild_writes_band": (
+        "c5.sgd_update",
+        ["c5.update.2", "c5.update.reads"],
+        "each",
+        "idx over two pages, a read-only one between; signalling NaNs outside idx: the "
+        "stretch min(idx)..max(idx) is written",
+    ),
     "hogwild_returns_copy": (
         "c5.sgd_update",
         UPDATES,
@@ -655,6 +668,12 @@ TABLE_C: dict[str, tuple[str, list[str], str, str]] = {
         TERN_HOOK,
         "each",
         "every run's bytes per step: 4 + n, not 4 + ceil(n / 4)",
+    ),
+    "terngrad_hook_keeps_slightly_more": (
+        "c4.terngrad_hook",
+        ["c4.tern.wide"],
+        "each",
+        "76,200 random keeps of the wide run, pooled with runs a and b: a bias of 0.05 shared",
     ),
     "terngrad_hook_global_rng": (
         "c4.terngrad_hook",

@@ -4,10 +4,12 @@ Each call runs the student's hook in a group of 2 or 3 processes inside the sand
 fixture sandbox/process_group.py): DDP hands the hook fixed per-rank gradients, and what
 comes back is the gradient every rank ended with after each step and the bytes the hook
 counted. Top-k is compared with effdl's simulation of the same hook (float32); TernGrad by
-its laws, decoded from the averages, and by its use of state.generator (the same seed
-repeats the codes although torch's global generator was seeded otherwise; another seed,
-torch's generator seeded the same, changes them); the counting hooks by the average and
-the payload of their encodings.
+its laws, decoded from the averages (each entry's keep-frequency, pairs of entries, and a
+bias shared by all entries, pooled over ~94,000 keeps), and by its use of state.generator
+(the same seed repeats the codes although torch's global generator was seeded otherwise;
+another seed, torch's generator seeded the same, changes them); the counting hooks by the
+average and the payload of their encodings, and the fp16 hook's average by being a float16
+result (the exact float32 mean of 3-decimal gradients almost never is).
 
 The hidden gradients are drawn for each submission (from its seed), keeping what the checks
 rely on: for top-k no near-tie at the cut (by |p|, and by signed p for the mistake a cause is
@@ -19,7 +21,8 @@ steps with probability above 1 - 1e-12.
 
 Conventions accepted: the hook may compute in float32 or float64, gather values and
 indices in one message or two, keep residuals per parameter or per bucket, and draw its
-codes in any way from state.generator.
+codes in any way from state.generator; the fp16 hook may divide by the world size before
+the float16 all-reduce or after it (in float16, float32 or float64).
 
 The gradients are private inputs of the calls (Call.private): rank r's process only ever
 holds G[:, r], so a hook learns the other ranks' gradients only by communicating. None of
@@ -38,6 +41,7 @@ from autograder.checking.compare import Mistake, assert_close, close_mask, fmt
 from autograder.checking.credit import credit_parts
 from autograder.checking.returns import Array, Dict, Flag, ListOf, Number, Text
 from autograder.checking.spec import Call, check
+from autograder.checking.stats import pooled_bias
 from autograder.checking.sub import Case, Sub
 from autograder.checking.verdict import CheckFailure
 from autograder.plugins.compress_distributed.sandbox.process_group import GROUP_SECONDS
@@ -59,7 +63,9 @@ TOPK_PROBE_SHAPE = (4, 3, 22)  # steps, ranks, entries
 TOPK_PROBE_RATIO = 0.2  # k = ceil(4.4) = 5 of 22: a k of floor(ratio n) sends 4
 CUT_GAP = 0.002  # the smallest gap at the top-k cut of a drawn probe (3-decimal entries)
 TERN_STEPS, TERN_AGAIN = 400, 50
-TERN_WIDE_STEPS, TERN_WIDE_N = 40, 128  # the birthday test's steps and entries per rank
+# the wide run's steps and entries per rank: the birthday test, and with runs a and b the
+# pooled bias test (300 x 254 random keeps: a bias of 0.02 shared by the entries is caught)
+TERN_WIDE_STEPS, TERN_WIDE_N = 300, 128
 # (state.generator's seed, seed of the call's global generators)
 TERN_SEEDS = {"a": (5, 905), "again": (5, 906), "b": (6, 905), "wide": (7, 907)}
 
@@ -396,10 +402,11 @@ def draw_terngrad_hook(rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_terngrad_wide(rng: np.random.Generator) -> np.ndarray:
-    """(2, TERN_WIDE_N) gradients for the birthday test: scalers 2 and 3 (so the four
-    possible averages of every entry are at least 0.5 apart), one entry of each rank at its
-    scaler and the others kept with probabilities in [0.1, 0.9], so two independent steps
-    agree on all their random keeps with probability below 0.82^254 < 2e-22."""
+    """(2, TERN_WIDE_N) gradients for the birthday and pooled bias tests: scalers 2 and 3
+    (so the four possible averages of every entry are at least 0.5 apart), one entry of each
+    rank at its scaler and the others kept with probabilities in [0.1, 0.9], so two
+    independent steps agree on all their random keeps with probability below
+    0.82^254 < 2e-22."""
     G = np.zeros((2, TERN_WIDE_N))
     for r, s in enumerate((2.0, 3.0)):
         mags = np.round(rng.uniform(0.1, 0.9, TERN_WIDE_N) * s, 2)
@@ -472,6 +479,30 @@ def _same_uniforms(hits: np.ndarray, p: np.ndarray, n: int) -> bool:
     return bool(np.all(large >= small))
 
 
+def _bias_problems(runs: list[tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """The pooled bias test (stats.pooled_bias, false-fail probability <= FALSE_FAIL / 4) on
+    every random keep of the runs together: runs holds (keeps (steps, m), their
+    probabilities (m,)). A shift of every keep-probability by 0.02 is too small for the
+    frequency test of each entry, but the ~94,000 keeps pooled see it."""
+    hits = np.concatenate([np.asarray(k, dtype=float).reshape(-1) for k, _ in runs])
+    probs = np.concatenate([np.tile(q, len(k)) for k, q in runs])
+    found = pooled_bias(hits[None, :], probs, FALSE_FAIL / 4)
+    if found is None:
+        return []
+    v, count, expected, hi = found["v"], found["count"], found["expected"], found["hi"]
+    side = "more" if count > expected else "less"
+    return [
+        f"terngrad_hook's keep-probabilities are biased: over every step of three runs "
+        f"(two ranks, the same gradients each step), the {v} random entries whose "
+        f"probability |g_j| / s lies in [{found['lo']:g}, {hi:g}{']' if hi == 1 else ')'} "
+        f"were kept {count:.0f} times (frequency {count / v:.4f}), {side} often than their "
+        f"probabilities give: {expected:.0f} +- {found['t']:.0f} (average probability "
+        f"{expected / v:.4f}; Hoeffding bound, false-fail probability < {FALSE_FAIL / 4:.1g}). "
+        "Each entry must be kept with probability exactly |g_j| / s (its sign times s, "
+        "else 0), so that the average is an unbiased estimate of the mean gradient."
+    ]
+
+
 @check(
     "c4.terngrad_hook",
     points=7,
@@ -481,10 +512,11 @@ def _same_uniforms(hits: np.ndarray, p: np.ndarray, n: int) -> bool:
     calls=terngrad_calls,
 )
 def test_terngrad_hook(sub: Sub) -> None:
-    """The keep-frequencies (FALSE_FAIL * 3/8), the ranks' independence (FALSE_FAIL * 3/8) and
-    the birthday test on a wide bucket (FALSE_FAIL / 4; any two of its steps with identical
-    keeps fail it, so draws reused at any lag do) may each fail a correct hook with at most
-    that probability."""
+    """The keep-frequencies (FALSE_FAIL * 5/16), the ranks' independence (FALSE_FAIL * 5/16),
+    the birthday test on a wide bucket (FALSE_FAIL / 8; any two of its steps with identical
+    keeps fail it, so draws reused at any lag do) and the pooled bias test over every random
+    keep of runs a, b and the wide run (FALSE_FAIL / 4) may each fail a correct hook with at
+    most that probability: FALSE_FAIL in all."""
     a, again, b, wide = sub.cases()
     G = np.asarray(a.kwargs["grads"][0], dtype=np.float64)
     n = G.shape[1]
@@ -495,11 +527,9 @@ def test_terngrad_hook(sub: Sub) -> None:
     Gw = np.asarray(wide.kwargs["grads"][0], dtype=np.float64)
     what_w = f"terngrad_hook on a bucket of {Gw.shape[1]} entries per rank"
     wide_keeps = _decode(runs.pop()["averaged"][:, 0], Gw, what_w)
+    p_w = _keep_probabilities(Gw).reshape(-1)
     repeats = repeat_problems(
-        wide_keeps.reshape(len(wide_keeps), -1).astype(float),
-        _keep_probabilities(Gw).reshape(-1),
-        FALSE_FAIL / 4,
-        what_w,
+        wide_keeps.reshape(len(wide_keeps), -1).astype(float), p_w, FALSE_FAIL / 8, what_w
     )
     if repeats:  # reused draws first: they also explain the law tests' failures
         raise CheckFailure("\n".join(repeats))
@@ -518,10 +548,12 @@ def test_terngrad_hook(sub: Sub) -> None:
     problems = rng_problems(
         keeps[0], keeps[1], keeps[2], f"{what} (generators seeded by state.generator)", p
     )
-    # two law tests on the two runs together, FALSE_FAIL * 3/8 each
-    law = marginal_problems(pooled, p, FALSE_FAIL * 3 / 8, labels, what)
+    # the law tests on the two runs together (FALSE_FAIL * 5/16 each), and the bias test
+    # on them and the wide run (FALSE_FAIL / 4)
+    law = marginal_problems(pooled, p, FALSE_FAIL * 5 / 16, labels, what)
     if law and follows(pooled, np.where(p > 0, 1 - p, 0.0), FALSE_FAIL / 2):
         law[0] += " Likely cause: the Bernoulli is inverted (kept with 1 - |g_j| / s)."
+    law += _bias_problems([(pooled, p), (wide_keeps.reshape(len(wide_keeps), -1), p_w)])
     problems += law
     if not law:
         same = (
@@ -530,7 +562,7 @@ def test_terngrad_hook(sub: Sub) -> None:
             "state.generator, not one both ranks start in the same state.",
             lambda hits: _same_uniforms(hits, p, n),
         )
-        problems += pair_problems(pooled, p, FALSE_FAIL * 3 / 8, labels, what, cause=same)
+        problems += pair_problems(pooled, p, FALSE_FAIL * 5 / 16, labels, what, cause=same)
     want = 4 + math.ceil(n / 4)
     for label, run in zip(("seed 5", "seed 5 again", "seed 6"), runs, strict=True):
         got = run["bytes"]
@@ -559,6 +591,46 @@ def counted_calls(variant: dict, seed: int) -> list[Call]:
         _hook_call("c4.count.fp16", "fp16_counted_hook", _spec(G)),
         _hook_call("c4.count.three", "allreduce_counted_hook", _spec(probe)),
     ]
+
+
+def fp16_possible(x: np.ndarray, world: int) -> np.ndarray:
+    """Which float32 entries x an all-reduce in float16 can give among `world` ranks: a
+    float16 number (the ranks' float16 terms, divided by the world size before or after,
+    summed in float16), or a float16 sum S divided by the world size in float32 (or float64,
+    or times 1/world): within 2 float32 ulps of S / world, S the float16 nearest world x."""
+    x = np.asarray(x, dtype=np.float32)
+    half = x.astype(np.float16).astype(np.float32) == x
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = (x.astype(np.float64) * world).astype(np.float16).astype(np.float64)
+        after = np.abs(s / world - x) <= 2 * np.spacing(np.abs(x))
+    return half | (np.isfinite(s) & after)
+
+
+def _fp16_made(got: np.ndarray, want: np.ndarray, world: int, what: str) -> None:
+    """Raise unless every entry of got (steps, n) is one fp16_possible: the average of an
+    all-reduce in float16 is a float16 result, never the exact float32 mean (whose entries,
+    of 3-decimal gradients, are almost never float16 numbers)."""
+    ok = fp16_possible(got, world)
+    if ok.all():
+        return
+    t, j = (int(v) for v in np.argwhere(~ok)[0])
+    x = float(np.float32(got[t, j]))
+    near = float(np.float16(x))
+    exact = np.all(close_mask(got, want, RTOL, ATOL))
+    raise CheckFailure(
+        f"{what}: after step {t + 1} entry [{j}] is {x:.9g}, which is not a float16 result "
+        f"(the nearest float16 number is {near:.9g}, and {world} x {x:.9g} is no float16 "
+        f"sum either; {int((~ok).sum())} of {ok.size} entries are not). The hook must "
+        "all-reduce float16 values (bucket.buffer().to(torch.float16), or torch's "
+        "fp16_compress_hook), so that every rank's average is what float16 arithmetic gives."
+        + (
+            "\n  Likely cause: the all-reduce ran in float32 (the average is the exact float32 "
+            "mean: torch's allreduce_hook, or the float32 buffer itself), while 2 bytes per "
+            "entry were counted."
+            if exact
+            else ""
+        )
+    )
 
 
 @check(
@@ -595,6 +667,8 @@ def test_counted_hooks(sub: Sub) -> None:
                 ),
             ],
         )
+        if fp16:
+            _fp16_made(run["averaged"][:, 0], want, world, what)
         per = 2 * n if fp16 else 4 * n
         got = run["bytes"]
         if not np.all(got == per):

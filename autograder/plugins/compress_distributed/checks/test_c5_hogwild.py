@@ -4,9 +4,13 @@ The fixture runs the student's sgd_update in a child process on shared weights w
 pages hold no coordinate of the sample are read-only: an update that writes every coordinate
 (w -= lr * dense gradient) faults there, which is the concurrent overwriting that costs
 Hogwild its lost updates. The values are compared with effdl's update on the same inputs,
-drawn for each submission (from its seed): weights, 1 to 50 coordinates in one page, values,
-labels and learning rates. In one more case the weights outside idx are NaN during the
-call, so that an update which reads them (a dense w @ x) comes out NaN.
+drawn for each submission (from its seed): weights, 1 to 50 coordinates (in one page, or
+for the largest sample in the second and fourth pages, so that writing the stretch
+w[min(idx) : max(idx) + 1] crosses the read-only third page), values, labels and learning
+rates. In one more case the weights outside idx are signalling NaNs during the call, so
+that an update which reads them (a dense w @ x) comes out NaN, and one that writes them
+(the stretch from min(idx) to max(idx), in the writable page, even adding 0) changes their
+bits.
 
 Conventions accepted: the update written with numpy fancy indexing, np.subtract.at, a loop,
 or a torch view of the shared weights; returning None or w itself (the update in place is
@@ -28,10 +32,13 @@ from effdl import hogwild as ref
 D = 2048  # four 4 KiB pages of float64; every sample's indices lie in the second one
 
 
-def _case(rng: np.random.Generator, nnz: int) -> dict:
-    """One sample: nnz distinct coordinates in the second page, 3-decimal weights and values,
-    a label and a learning rate."""
+def _case(rng: np.random.Generator, nnz: int, spread: bool = False) -> dict:
+    """One sample: nnz distinct coordinates in the second page (spread: some in the second,
+    the others in the fourth), 3-decimal weights and values, a label and a learning rate."""
     idx = 512 + rng.choice(512, size=nnz, replace=False)
+    if spread:
+        far = int(rng.integers(1, nnz))  # coordinates moved to the fourth page, 1 to nnz - 1
+        idx[:far] += 1024
     return {
         "w": np.round(rng.standard_normal(D), 3),
         "idx": idx.astype(np.int64),
@@ -45,6 +52,7 @@ UPDATE_RETURNS = Dict(
     {
         "w": Array((D,)),
         "faulted": Flag(),
+        "written": Array((None,), whole=True, max_size=D),
         "timed_out": Flag(),
         "error": Text(max_length=400),
         "returned_none": Flag(),
@@ -55,7 +63,7 @@ UPDATE_RETURNS = Dict(
 def sgd_update_calls(variant: dict, seed: int) -> list[Call]:
     rng = np.random.default_rng(seed)
     sizes = (int(rng.integers(5, 16)), 1, int(rng.integers(30, 51)))
-    cases = [(f"c5.update.{i}", _case(rng, nnz)) for i, nnz in enumerate(sizes)]
+    cases = [(f"c5.update.{i}", _case(rng, nnz, spread=i == 2)) for i, nnz in enumerate(sizes)]
     cases.append(("c5.update.reads", {**_case(rng, int(rng.integers(5, 16))), "poison": True}))
     return [
         Call(name, "sgd_update", kwargs=kw, mode="sgd_update", timeout=15, returns=UPDATE_RETURNS)
@@ -90,11 +98,30 @@ def test_sgd_update(sub: Sub) -> None:
                 f"{what} wrote to coordinates outside idx: the weights outside the sample's "
                 "coordinates were read-only in this check, and writing them faulted. A Hogwild "
                 "update must read and write only w[idx] (for example w[idx] -= lr * coef * val); "
-                "writing every coordinate (w -= lr * dense_gradient) overwrites the other "
-                "processes' updates."
+                "writing every coordinate (w -= lr * dense_gradient), or the stretch from "
+                "min(idx) to max(idx), overwrites the other processes' updates."
             )
         got = out["w"]
         w0 = spec["w"]
+        written = out["written"].astype(int)
+        if written.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            band = np.setdiff1d(np.arange(lo, hi + 1), idx)
+            shown = ", ".join(str(i) for i in written[:8]) + (", ..." if written.size > 8 else "")
+            raise CheckFailure(
+                f"{what} wrote coordinates outside idx: {written.size} of them ([{shown}]; "
+                f"idx runs from {lo} to {hi}). In this case every weight outside the sample's "
+                "coordinates held a NaN bit pattern during the call, and these came back with "
+                "other bits, so they were written (even adding 0, or writing the same value "
+                "back, is a write). A Hogwild update must read and write only w[idx]: writing "
+                "other coordinates overwrites what the other processes wrote there."
+                + (
+                    f"\n  Likely cause: the stretch w[{lo} : {hi + 1}] between the smallest "
+                    "and the largest index was written back, not only w[idx]."
+                    if np.array_equal(np.sort(written), band)
+                    else ""
+                )
+            )
         if spec.get("poison") and not np.all(np.isfinite(got[idx])):
             raise CheckFailure(
                 f"{what} read coordinates outside idx: in this case every weight outside the "

@@ -8,7 +8,10 @@
   state (u, v) the student's previous call returned.
 - "sgd_update": one Hogwild update on weights whose coordinates outside the sample's pages
   are read-only (mprotect), in a child process: an update that writes every coordinate
-  faults there, and the fixture reports that as data.
+  faults there, and the fixture reports that as data. With spec["poison"] the coordinates
+  outside idx hold signalling NaNs, one bit pattern each: a read of them comes out NaN, and
+  an arithmetic write of them, even of the same value, quiets the NaN (its bits change), so
+  writes outside idx inside a writable page are seen too.
 
 The checks import this module to build the same compressors on the trusted side. Standard
 library, numpy and torch only (a test reads the imports).
@@ -31,6 +34,7 @@ import numpy as np
 
 ROUNDTRIP_NAMES = ("keep", "grid", "scale", "sign")
 UPDATE_SECONDS = 5.0  # one sgd_update call in its child process
+SIGNALLING_NAN = 0x7FF0_0000_0000_0000  # + a payload 1..2^51-1: a float64 signalling NaN
 
 
 def roundtrip(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -167,8 +171,11 @@ def _protect_except(buffer: mmap.mmap, keep: set[int], page: int) -> None:
 def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """fn(w, idx, val, y, lr) in a child process, on shared weights whose pages that hold no
     coordinate of idx are read-only (and, with spec["poison"], whose coordinates outside idx
-    are NaN during the call: an update that reads them comes out NaN). Returns {"w": the weights after, "faulted": whether the
-    child died of a memory fault (it wrote a read-only coordinate), "error": its exception,
+    are signalling NaNs during the call, coordinate i with payload i + 1: an update that
+    reads them comes out NaN, and one that writes them changes their bits). Returns {"w":
+    the weights after (the poison put back where its bits are unchanged or NaN), "faulted":
+    whether the child died of a memory fault (it wrote a read-only coordinate), "written":
+    the coordinates outside idx whose bits changed (poison only), "error": its exception,
     "returned_none": whether it returned None}."""
     w0 = np.array(spec["w"], dtype=np.float64)
     idx = np.array(spec["idx"], dtype=np.int64)
@@ -180,8 +187,10 @@ def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     w[:] = w0
     outside = np.ones(w0.size, dtype=bool)
     outside[idx] = False
+    bits = w.view(np.uint64)
+    poison = np.uint64(SIGNALLING_NAN) + np.arange(1, w0.size + 1, dtype=np.uint64)
     if spec.get("poison"):  # a read outside idx (a dense dot product) turns the update to NaN
-        w[outside] = np.nan
+        bits[outside] = poison[outside]
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -218,7 +227,9 @@ def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             message += os.read(read_fd, 1024)
         os.close(read_fd)
-    if spec.get("poison"):  # the poison nothing wrote over goes back to the given weights
+    written: list[int] = []
+    if spec.get("poison"):  # the poison, written over or not, goes back to the given weights
+        written = np.flatnonzero(outside & (bits != poison)).tolist()
         back = outside & np.isnan(w)
         w[back] = w0[back]
     faulted = status is not None and os.WIFSIGNALED(status)
@@ -227,6 +238,7 @@ def run_sgd_update(fn: Any, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "w": w.copy(),
         "faulted": bool(faulted),
+        "written": written,
         "timed_out": status is None,
         "error": text[1:] if text.startswith("E") else "",
         "returned_none": text.startswith("N"),
