@@ -1,7 +1,7 @@
 """A top-k hook whose k is floor(ratio * n) instead of ceil (C4.1): right whenever ratio * n
 is an integer, as in every hidden hook case until a held-out student's hook kept 8/8 with it
 (round 13)."""
-# effdl-sample: replaces=topk_hook in=comm_hooks.py expect_lost=c4.topk_hook
+# effdl-sample: replaces=topk_hook in=comm_hooks.py expect_lost=c4.topk_hook message_contains="ceil(ratio * n)"
 
 
 def topk_hook(state: HookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:

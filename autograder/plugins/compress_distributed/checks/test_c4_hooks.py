@@ -159,13 +159,19 @@ def _same_on_every_rank(run: dict, what: str) -> None:
 
 # --------------------------------------------------------------------------- top-k
 def _sim_topk(
-    G: np.ndarray, ratio: float, ef: bool, by_value: bool = False, subtract: bool = True
+    G: np.ndarray,
+    ratio: float,
+    ef: bool,
+    by_value: bool = False,
+    subtract: bool = True,
+    k: int | None = None,
 ) -> tuple[np.ndarray, float]:
-    """The average every rank gets (float32), by effdl's rule or a known mistake's, and the
-    smallest gap at the cut of the ranking it uses (|p|, or p by_value)."""
+    """The average every rank gets (float32), by effdl's rule or a known mistake's (another
+    k among them), and the smallest gap at the cut of the ranking it uses (|p|, or p
+    by_value)."""
     G = np.asarray(G, dtype=np.float32)
     steps, world, n = G.shape
-    k = ref.topk_count(n, ratio)
+    k = ref.topk_count(n, ratio) if k is None else k
     e = np.zeros((world, n), dtype=np.float32)
     out = np.zeros((steps, n), dtype=np.float32)
     gap = math.inf
@@ -211,6 +217,16 @@ def _topk_mistakes(G: np.ndarray, ratio: float, ef: bool, want: np.ndarray) -> l
             lambda: _sim_topk(G, ratio, ef, by_value=True)[0],
         ),
     ]
+    n = G.shape[2]
+    k, floor_k = ref.topk_count(n, ratio), max(1, math.floor(round(ratio * n, 9)))
+    if floor_k != k:
+        out.append(
+            Mistake(
+                f"k = floor(ratio * n) = {floor_k} entries were sent; top-k sends k = "
+                f"ceil(ratio * n) = {k} (topk_count).",
+                lambda: _sim_topk(G, ratio, ef, k=floor_k)[0],
+            )
+        )
     if not ef:
         out.append(
             Mistake(
