@@ -1,13 +1,14 @@
 """Which course.toml a gradebook's pages are rendered with, so that no command re-renders a
 student's results.json and feedback.html with other settings than the grading's silently.
 
-Every command that writes students' pages from a gradebook (the class batch, `manual import`,
-`manual serve`, `export csv` when it brings pages up to date) records the course file it used
-(its absolute path, or none) and a fingerprint of what in it shapes a page: the secret (which
-makes the variants and each student's own key), the due date, cutoff, late policy, extensions,
-point overrides and true/false feedback of the assignment. A later command given no --course
-(nor $EFFDL_COURSE) uses the recorded file while its fingerprint still matches; a file that is
-gone or has changed is refused with an error that names --course.
+Every command that writes students' pages from a gradebook (the class batch, `manual
+import`, `manual serve`; `export csv` only reads them, and warns where they disagree) records
+the course file it used (its absolute path, or none) and a fingerprint of what in it shapes a
+page: the secret (which makes the variants and each student's own key), the due date,
+cutoff, late policy, extensions, point overrides and true/false feedback of the assignment.
+A later command given no --course (nor $EFFDL_COURSE) uses the recorded file while its
+fingerprint still matches; a file that is gone or has changed is refused with an error that
+names --course.
 """
 
 from __future__ import annotations
